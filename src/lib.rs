@@ -5,4 +5,5 @@
 pub mod diagnostic;
 pub mod faces;
 pub mod metallb;
+pub mod plan;
 pub mod registry;
