@@ -208,7 +208,7 @@ pub fn analyze(registry: &Registry, observed: &Observed) -> Vec<ServiceStatus> {
     for svc in observed
         .services
         .iter()
-        .filter(|s| s.is_load_balancer() && observed.scope.includes(&s.namespace))
+        .filter(|s| s.is_load_balancer() && observed.scope.includes_service(s))
     {
         let entry = registry.lookup(&svc.namespace, &svc.name);
         if svc.load_balancer_class.is_some() && entry.is_none() {
@@ -217,7 +217,9 @@ pub fn analyze(registry: &Registry, observed: &Observed) -> Vec<ServiceStatus> {
         rows.push(service_row(registry, observed, svc, entry, reader));
     }
     for entry in &registry.services {
+        // With a label selector, only Services that exist can match it.
         if !observed.scope.includes(entry.namespace())
+            || observed.scope.selector.is_some()
             || observed
                 .service(entry.namespace(), entry.name())
                 .is_some_and(|s| s.is_load_balancer())

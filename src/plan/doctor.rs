@@ -26,7 +26,7 @@ pub fn doctor(registry: &Registry, observed: &Observed) -> Vec<Finding> {
     let reader = observed.reader();
     for svc in observed
         .load_balancers()
-        .filter(|s| observed.scope.includes(&s.namespace))
+        .filter(|s| observed.scope.includes_service(s))
     {
         out.extend(
             key_findings(svc, registry.prefix, reader)
@@ -113,7 +113,7 @@ fn servicelb(observed: &Observed, out: &mut Vec<Finding>) {
     let Some(pools) = &observed.pools else { return };
     for svc in observed
         .load_balancers()
-        .filter(|s| observed.scope.includes(&s.namespace))
+        .filter(|s| observed.scope.includes_service(s))
     {
         for ip in svc
             .assigned

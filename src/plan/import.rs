@@ -33,7 +33,7 @@ pub fn import(observed: &Observed) -> String {
     }
     let services: Vec<_> = observed
         .load_balancers()
-        .filter(|s| observed.scope.includes(&s.namespace) && !s.assigned.is_empty())
+        .filter(|s| observed.scope.includes_service(s) && !s.assigned.is_empty())
         .collect();
     if services.is_empty() {
         y.push_str("services: {}\n");

@@ -8,7 +8,7 @@ pub mod observed;
 pub mod order;
 
 pub use analyze::{ServiceStatus, State, analyze};
-pub use observed::{Observed, ObservedService, Scope};
+pub use observed::{LabelSelector, Observed, ObservedService, Scope};
 pub use order::{Action, Blocked, EvictPolicy, Plan, PlanOptions, Step, plan};
 
 #[cfg(test)]

@@ -213,19 +213,85 @@ pub struct MetallbInstall {
     pub version: Option<String>,
 }
 
-/// Which namespaces a command looks at (and may change).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum Scope {
-    AllNamespaces,
-    Namespaces(BTreeSet<String>),
+/// Which Services a command looks at (and may change): namespaces and a label selector.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Scope {
+    /// `None`: every namespace.
+    pub namespaces: Option<BTreeSet<String>>,
+    pub selector: Option<LabelSelector>,
 }
 
 impl Scope {
-    pub fn includes(&self, namespace: &str) -> bool {
-        match self {
-            Scope::AllNamespaces => true,
-            Scope::Namespaces(set) => set.contains(namespace),
+    pub fn all() -> Scope {
+        Scope::default()
+    }
+    pub fn namespace(ns: &str) -> Scope {
+        Scope {
+            namespaces: Some([ns.to_string()].into()),
+            selector: None,
         }
+    }
+    pub fn includes(&self, namespace: &str) -> bool {
+        self.namespaces
+            .as_ref()
+            .is_none_or(|set| set.contains(namespace))
+    }
+    pub fn includes_service(&self, svc: &ObservedService) -> bool {
+        self.includes(&svc.namespace)
+            && self
+                .selector
+                .as_ref()
+                .is_none_or(|sel| sel.matches(&svc.labels))
+    }
+}
+
+/// An equality-based label selector (`-l app=web,tier!=db,canary,!legacy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelSelector {
+    pub text: String,
+    terms: Vec<(String, SelectorOp)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+enum SelectorOp {
+    Equals(String),
+    NotEquals(String),
+    Exists,
+    NotExists,
+}
+
+impl LabelSelector {
+    pub fn parse(text: &str) -> Result<LabelSelector, String> {
+        let mut terms = Vec::new();
+        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if term.contains(" in ") || term.contains(" notin ") || term.contains('(') {
+                return Err(format!(
+                    "label selector `{term}`: only `k=v`, `k!=v`, `k` and `!k` are supported"
+                ));
+            }
+            let parsed = if let Some((k, v)) = term.split_once("!=") {
+                (k, SelectorOp::NotEquals(v.trim().into()))
+            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                (k, SelectorOp::Equals(v.trim().into()))
+            } else if let Some(k) = term.strip_prefix('!') {
+                (k, SelectorOp::NotExists)
+            } else {
+                (term, SelectorOp::Exists)
+            };
+            terms.push((parsed.0.trim().to_string(), parsed.1));
+        }
+        Ok(LabelSelector {
+            text: text.to_string(),
+            terms,
+        })
+    }
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.terms.iter().all(|(k, op)| match op {
+            SelectorOp::Equals(v) => labels.get(k) == Some(v),
+            SelectorOp::NotEquals(v) => labels.get(k) != Some(v),
+            SelectorOp::Exists => labels.contains_key(k),
+            SelectorOp::NotExists => !labels.contains_key(k),
+        })
     }
 }
 

@@ -76,6 +76,8 @@ pub struct Step {
     pub set_annotations: BTreeMap<String, String>,
     pub remove_annotations: Vec<String>,
     pub clear_spec_ip: bool,
+    /// The Service's resourceVersion when planned (apply sends it for optimistic concurrency).
+    pub resource_version: Option<String>,
     /// Why, in words.
     pub reason: String,
 }
@@ -185,6 +187,7 @@ fn build_step(
         set_annotations: set,
         remove_annotations: remove,
         clear_spec_ip,
+        resource_version: svc.resource_version.clone(),
         reason,
     };
     if step.is_noop_patch() && action == Action::Pin {
@@ -242,7 +245,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
     // Desired targets for Services lbip may change.
     let mut desired: BTreeMap<Key, Vec<IpAddr>> = BTreeMap::new();
     for (key, svc) in &sim.services {
-        if !observed.scope.includes(&key.0) {
+        if !observed.scope.includes_service(svc) {
             continue;
         }
         if let Some(only) = &options.only
@@ -327,7 +330,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             let holder = sim.services[&squatter];
             let registered = registry.lookup(&squatter.0, &squatter.1).is_some();
             let ips = desired[&key].clone();
-            let refuse = if !observed.scope.includes(&squatter.0) {
+            let refuse = if !observed.scope.includes_service(holder) {
                 Some(format!(
                     "{} is held by {}/{}, outside the selected namespaces",
                     ips_text(&ips),

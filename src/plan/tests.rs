@@ -53,7 +53,7 @@ fn cluster(except: &[&str], extra: Vec<ObservedService>) -> Observed {
         })
         .collect();
     services.extend(extra);
-    Observed::new(Scope::AllNamespaces, services)
+    Observed::new(Scope::all(), services)
 }
 
 /// Applies the steps the way MetalLB would end up if each succeeded.
@@ -235,7 +235,7 @@ fn missing_entries_and_namespace_scope() {
     let mut observed = cluster(&["minio"], vec![]);
     let rows = analyze(&reg, &observed);
     assert_eq!(state_of(&rows, "minio/minio"), "missing");
-    observed.scope = Scope::Namespaces(["mlflow".to_string()].into());
+    observed.scope = Scope::namespace("mlflow");
     let rows = analyze(&reg, &observed);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].key(), "mlflow/mlflow");
@@ -251,7 +251,7 @@ fn a_squatter_outside_the_namespace_blocks_instead_of_being_touched() {
             svc("demo", "whoami", &["192.168.1.215"], &[]),
         ],
     );
-    observed.scope = Scope::Namespaces(["mlflow".to_string()].into());
+    observed.scope = Scope::namespace("mlflow");
     let p = plan(&reg, &observed, &PlanOptions::default());
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     assert!(
