@@ -313,10 +313,14 @@ impl TestCluster {
         self.with_state(|s| s.patch(SERVICES, ns, name, PatchType::Merge, &merge_patch, false, Some("lbip-testcluster")).map(|r| r.0))
     }
 
-    /// Replaces `status` through the status subresource (e.g. to clear an IP).
+    /// Replaces `status` through the status subresource (e.g. `{"loadBalancer": {}}` to clear
+    /// an IP), as a PUT to `/status` does.
     pub fn set_service_status(&self, ns: &str, name: &str, status: Value) -> Result<Value, ApiError> {
-        let body = serde_json::json!({"status": status});
-        self.with_state(|s| s.patch(SERVICES, ns, name, PatchType::Merge, &body, true, None).map(|r| r.0))
+        self.with_state(|s| {
+            let mut obj = s.get(SERVICES, ns, name)?;
+            obj["status"] = status;
+            s.update(SERVICES, ns, name, obj, true)
+        })
     }
 
     pub fn delete(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Result<Value, ApiError> {
