@@ -189,7 +189,10 @@ pub fn key_findings(svc: &ObservedService, prefix: Prefix, reader: Reader) -> Ve
             );
         }
     }
-    if let Request::Invalid(why) = svc.request(reader) {
+    let reported = out.iter().any(|f| f.code == codes::ANNOTATION_AND_SPEC);
+    if let Request::Invalid(why) = svc.request(reader)
+        && !reported
+    {
         out.push(
             Finding::error(
                 codes::INVALID_REQUEST,
