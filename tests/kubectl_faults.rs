@@ -161,3 +161,37 @@ fn an_unreachable_server_names_server_and_context() {
     assert!(stderr.contains("(context "), "{stderr}");
     assert!(!stderr.contains("lbip-test-token"), "{stderr}");
 }
+
+#[test]
+fn an_untrusted_certificate_names_server_context_and_the_tls_fix() {
+    let c = cluster();
+    // The same kubeconfig without the cluster's CA: the server's certificate is unknown.
+    let kubeconfig: String = std::fs::read_to_string(c.kubeconfig_path())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("certificate-authority"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, kubeconfig).unwrap();
+    let out = std::process::Command::new(lbip_bin())
+        .args(["cluster", "status", "--kubeconfig"])
+        .arg(&path)
+        .arg("-r")
+        .arg(example_registry())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the Kubernetes API server {} (context default)",
+            c.url()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(stderr.contains("certificate-authority(-data)"), "{stderr}");
+    assert!(!stderr.contains("lbip-test-token"), "{stderr}");
+}

@@ -134,10 +134,17 @@ impl fmt::Display for ClusterError {
                 context,
                 op,
                 detail,
-            } => write!(
-                f,
-                "cannot reach the Kubernetes API server {server} (context {context}) to {op}: {detail}\n  = help: check the server address and CA in the kubeconfig; `kubectl --context {context} get --raw /version` should work"
-            ),
+            } => {
+                let help = if detail.contains("certificate") {
+                    "the server's TLS certificate is not trusted: check certificate-authority(-data) in the kubeconfig's cluster entry, or set tls-server-name to a name the certificate holds"
+                } else {
+                    "check the server address in the kubeconfig and that the API server is up"
+                };
+                write!(
+                    f,
+                    "cannot reach the Kubernetes API server {server} (context {context}) to {op}: {detail}\n  = help: {help}; `kubectl --context {context} get --raw /version` should work too"
+                )
+            }
             ClusterError::Forbidden {
                 op,
                 context,
