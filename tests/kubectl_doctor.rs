@@ -238,3 +238,40 @@ fn import_drafts_a_lint_clean_registry_from_the_cluster() {
         ["192.168.1.201"]
     );
 }
+
+#[test]
+fn a_failed_allocation_shows_in_status_and_doctor() {
+    let c = cluster();
+    // Requests an address no pool holds (the DHCP range): MetalLB refuses it.
+    c.create_service(pinned("mlflow", "mlflow", 5000, "192.168.1.15"))
+        .unwrap();
+    let status = lbip(
+        &c,
+        &example_registry(),
+        &["status", "-n", "mlflow", "-o", "wide"],
+    );
+    let row = status.stdout.lines().nth(1).unwrap();
+    assert!(
+        row.contains("<pending>") && row.contains("pending,drift"),
+        "{status:?}"
+    );
+    assert!(
+        row.contains("AllocationFailed: Failed to allocate IP for \"mlflow/mlflow\""),
+        "{status:?}"
+    );
+    let check = lbip(&c, &example_registry(), &["check", "-n", "mlflow"]);
+    assert!(
+        check
+            .stdout
+            .contains("mlflow/mlflow: has no load balancer IP (MetalLB: AllocationFailed:"),
+        "{check:?}"
+    );
+    let doctor = lbip(&c, &example_registry(), &["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("warning: mlflow/mlflow: MetalLB could not allocate an IP"),
+        "{doctor:?}"
+    );
+    assert!(doctor.stdout.contains("[allocation-failed]"), "{doctor:?}");
+}

@@ -373,9 +373,7 @@ fn service_row(
                 && e.pin_by.value == PinBy::Annotation
                 && !matches!(svc.request(reader), Request::Invalid(_))
             {
-                if !states.contains(&State::Pending) {
-                    states.push(State::Drift);
-                }
+                states.push(State::Drift);
                 let asks = match &requested_from {
                     Some(src) => format!("requests {} ({src})", ips_text(&requested)),
                     None => "requests no IP".into(),

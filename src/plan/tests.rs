@@ -161,7 +161,7 @@ fn an_unregistered_squatter_is_pinned_to_a_free_address_first() {
     );
     let rows = analyze(&reg, &observed);
     assert_eq!(state_of(&rows, "demo/whoami"), "stolen,unpinned");
-    assert_eq!(state_of(&rows, "mlflow/mlflow"), "pending");
+    assert_eq!(state_of(&rows, "mlflow/mlflow"), "pending,drift");
     let p = plan(&reg, &observed, &PlanOptions::default());
     assert_eq!(p.steps.len(), 2);
     assert_eq!(
