@@ -3,6 +3,17 @@
 
 mod kubectl_support;
 
+/// MetalLB never had to refuse a request: no Service was moved onto an IP still held, so
+/// none was left without an IP by the reconciliation.
+fn no_allocation_failed(c: &lbip_testcluster::TestCluster) {
+    let failed: Vec<_> = c
+        .events()
+        .into_iter()
+        .filter(|e| e["reason"] == "AllocationFailed")
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
 use kubectl_support::*;
 use lbip_testcluster::Verb;
 use serde_json::json;
@@ -71,6 +82,7 @@ fn seldon_takes_mlflows_ip_check_names_it_and_apply_gives_it_back() {
 
     let apply = lbip(&c, &reg.path, &["apply", "-A", "--timeout", "10s"]);
     assert_eq!(apply.code, 0, "{apply:?}");
+    no_allocation_failed(&c);
     assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.201"]);
     assert_eq!(c.lb_ips("minio", "minio"), ["192.168.1.200"]);
     // The squatter is pinned to a free address outside the registry, so it cannot come back.
@@ -133,6 +145,7 @@ fn a_swap_cycle_converges_through_a_scratch_address() {
             .contains("1. scratch mlflow/mlflow: 192.168.1.201 -> 192.168.1.203"),
         "{apply:?}"
     );
+    no_allocation_failed(&c);
     assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.215"]);
     assert_eq!(
         c.lb_ips("seldon-system", "seldon-scheduler"),
