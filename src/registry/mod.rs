@@ -9,6 +9,8 @@ pub mod load;
 pub mod model;
 pub mod query;
 pub mod ranges;
+pub mod rules;
+pub mod space;
 pub mod tree;
 
 pub use load::LoadError;
@@ -113,6 +115,6 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
 }
 
 /// Semantic rules run after loading (pools, overlaps, duplicates...).
-fn rules_hook(_registry: &Registry) -> Vec<Finding> {
-    Vec::new()
+fn rules_hook(registry: &Registry) -> Vec<Finding> {
+    rules::check(registry)
 }
