@@ -5,6 +5,7 @@
 //! refuses one with errors through [`Loaded::require_valid`], so no face acts on a registry
 //! that `lbip lint` would reject.
 
+pub mod export;
 pub mod load;
 pub mod model;
 pub mod query;
