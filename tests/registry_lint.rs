@@ -41,6 +41,9 @@ const EXPECTED: &[(&str, &str, u32, u32, Option<&str>)] = &[
     ("error", "unknown-key", 97, 5, Some("typo-key")),
 ];
 
+/// (severity, code, line, column, id) of one finding.
+type Problem = (String, String, u32, u32, Option<String>);
+
 fn lbip(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lbip"))
         .args(args)
@@ -63,7 +66,7 @@ fn nested(text: &str) -> String {
 }
 
 /// Problems (not notes) from `lint --format json`, as tuples.
-fn json_problems(path: &str) -> (i32, Vec<(String, String, u32, u32, Option<String>)>) {
+fn json_problems(path: &str) -> (i32, Vec<Problem>) {
     let out = lbip(&["lint", "-r", path, "--format", "json"]);
     let findings: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON array");
     let problems = findings
@@ -82,7 +85,7 @@ fn json_problems(path: &str) -> (i32, Vec<(String, String, u32, u32, Option<Stri
     (out.status.code().unwrap(), problems)
 }
 
-fn expected(line_shift: u32, column_shift: u32) -> Vec<(String, String, u32, u32, Option<String>)> {
+fn expected(line_shift: u32, column_shift: u32) -> Vec<Problem> {
     EXPECTED
         .iter()
         .map(|(s, c, l, col, id)| {
