@@ -83,7 +83,7 @@ fn export_refuses_a_registry_with_errors() {
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tests/fixtures/defects.yaml:23:9: error: `192.168.7.7` of `outside` is outside every pool"), "{err}");
-    assert!(err.contains("has 24 error(s); fix them first"), "{err}");
+    assert!(err.contains("has 25 error(s); fix them first"), "{err}");
 }
 
 #[cfg(unix)]
@@ -257,4 +257,53 @@ fn suggest_says_when_a_block_is_full_or_unknown() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `platform`?"));
+}
+
+#[test]
+fn metallb_export_is_yaml_kubernetes_accepts() {
+    for registry in ["examples/registry.yaml", "tests/fixtures/dual-stack.yaml"] {
+        let out = lbip(&["export", "metallb", "-r", registry]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("valid YAML");
+        let docs: Vec<&serde_json::Value> = docs.iter().filter(|d| !d.is_null()).collect();
+        let mut pool_names = Vec::new();
+        for d in &docs {
+            assert_eq!(d["apiVersion"], "metallb.io/v1beta1");
+            assert_eq!(d["metadata"]["namespace"], "metallb-system");
+            if d["kind"] == "IPAddressPool" {
+                pool_names.push(d["metadata"]["name"].clone());
+                assert!(
+                    d["spec"]["addresses"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|a| a.is_string())
+                );
+                assert!(d["spec"]["autoAssign"].is_boolean());
+            }
+        }
+        let l2 = docs.last().unwrap();
+        assert_eq!(l2["kind"], "L2Advertisement");
+        assert_eq!(
+            l2["spec"]["ipAddressPools"].as_array().unwrap(),
+            &pool_names
+        );
+    }
+    let text = String::from_utf8(
+        lbip(&["export", "metallb", "-r", "tests/fixtures/dual-stack.yaml"]).stdout,
+    )
+    .unwrap();
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let pin = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == "lbip-pin-postgres-operated")
+        .unwrap();
+    assert_eq!(
+        pin["spec"]["serviceAllocation"],
+        serde_json::json!({
+            "priority": 1,
+            "namespaces": ["databases"],
+            "serviceSelectors": [{"matchLabels": {"app.kubernetes.io/component": "primary", "cluster-name": "main-db"}}]
+        })
+    );
 }

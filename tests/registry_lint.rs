@@ -39,6 +39,7 @@ const EXPECTED: &[(&str, &str, u32, u32, Option<&str>)] = &[
     ("error", "bad-ips", 90, 33, Some("three")),
     ("error", "bad-ips", 93, 22, Some("two-v4")),
     ("error", "unknown-key", 97, 5, Some("typo-key")),
+    ("error", "ansible-var-clash", 98, 3, Some("typo_key")),
 ];
 
 /// (severity, code, line, column, id) of one finding.
@@ -138,7 +139,7 @@ fn every_defect_is_reported_at_its_value_in_human_output() {
         "tests/fixtures/defects.yaml:37:12: error: `typo-block` names block `wbe`, which the registry does not define [unknown-block]\n   |\n37 |     block: wbe\n   |            ^\n  = help: did you mean `web`?\n"
     ), "{text}");
     assert!(
-        text.ends_with("tests/fixtures/defects.yaml: 24 errors, 1 warning\n"),
+        text.ends_with("tests/fixtures/defects.yaml: 25 errors, 1 warning\n"),
         "{text}"
     );
 }
