@@ -216,8 +216,7 @@ mod tests {
 
     #[test]
     fn positions_point_at_keys_and_values() {
-        let text =
-            "pools:\n  - name: a\n    addresses: [\"1.2.3.4/32\", 10.0.0.1-10.0.0.9]\nport: 5000\n";
+        let text = "pools:\n  - name: a\n    addresses: [\"1.2.3.4/32\", 10.0.0.1-10.0.0.9]\nport: 5000\n";
         let root = parse(text).unwrap();
         let Value::Map(entries) = &root.value else {
             panic!()
@@ -229,16 +228,8 @@ mod tests {
             panic!()
         };
         let addrs = items[0].get("addresses").unwrap();
-        let Value::Seq(a) = &addrs.value else {
-            panic!()
-        };
-        assert_eq!(
-            a[1].pos,
-            Pos {
-                line: 3,
-                column: 31
-            }
-        );
+        let Value::Seq(a) = &addrs.value else { panic!() };
+        assert_eq!(a[1].pos, Pos { line: 3, column: 31 });
         assert_eq!(a[1].value, Value::Str("10.0.0.1-10.0.0.9".into()));
         let port = root.get("port").unwrap();
         assert_eq!(port.value, Value::Int(5000));
