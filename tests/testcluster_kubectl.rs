@@ -163,6 +163,38 @@ fn annotate_pins_and_the_simulator_answers() {
         ["192.168.1.208"]
     );
     assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.215"]);
+    // A server-side dry run answers with the result but changes nothing.
+    let rv = c.resource_version();
+    let out = ok(
+        &c,
+        &[
+            "annotate",
+            "svc",
+            "minio",
+            "-n",
+            "minio",
+            "lbip/owner=x",
+            "--dry-run=server",
+            "-o",
+            "json",
+        ],
+    );
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["metadata"]["annotations"]["lbip/owner"], "x");
+    assert_eq!(c.resource_version(), rv);
+    assert!(
+        c.get_service("minio", "minio").unwrap()["metadata"]["annotations"]
+            .get("lbip/owner")
+            .is_none()
+    );
+    assert!(
+        c.request_log()
+            .mutating()
+            .last()
+            .unwrap()
+            .query
+            .contains("dryRun=All")
+    );
     // Without --overwrite an existing key is refused client-side: nothing is sent.
     c.request_log().clear();
     fails(

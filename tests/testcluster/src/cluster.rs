@@ -25,6 +25,8 @@ pub struct State {
     pub store: Store,
     pub metallb: Option<MetalLb>,
     pub servicelb: Option<ServiceLb>,
+    /// MetalLB's validating webhook for pools; on whenever MetalLB runs.
+    pool_webhook: bool,
     next_cluster_ip: u32,
     next_node_port: u32,
 }
@@ -40,10 +42,24 @@ impl State {
     pub fn new(metallb: Option<MetallbVersion>, servicelb: Option<ServiceLb>) -> State {
         State {
             store: Store::default(),
+            pool_webhook: metallb.is_some(),
             metallb: metallb.map(MetalLb::new),
             servicelb,
             next_cluster_ip: 10,
             next_node_port: 30000,
+        }
+    }
+
+    /// A throw-away copy for `dryRun=All`: admission runs, controllers do not, and nothing
+    /// reaches the real store or its watchers.
+    pub fn dry_run_copy(&self) -> State {
+        State {
+            store: self.store.snapshot(),
+            metallb: None,
+            servicelb: None,
+            pool_webhook: self.pool_webhook,
+            next_cluster_ip: self.next_cluster_ip,
+            next_node_port: self.next_node_port,
         }
     }
 
@@ -292,7 +308,7 @@ impl State {
 
     /// Admission: MetalLB's validating webhook for IPAddressPools.
     fn admit(&self, def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
-        if def != POOLS || self.metallb.is_none() {
+        if def != POOLS || !self.pool_webhook {
             return Ok(());
         }
         let deny = |msg: String| {

@@ -391,6 +391,24 @@ fn dispatch(
                 Some(_) => return Err(not_found()),
             };
             let manager = q.get("fieldManager").map(String::as_str);
+            let dry_run = match q.get("dryRun").map(String::as_str) {
+                None | Some("") => false,
+                Some("All") => true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "unsupported dryRun value {other:?}, want All"
+                    )));
+                }
+            };
+            // Mutations run on the live state, or on a throw-away copy for a dry run.
+            let write = |f: &mut dyn FnMut(&mut State) -> Result<Response<Body>, ApiError>| {
+                let mut live = shared.state.lock().unwrap();
+                if dry_run {
+                    f(&mut live.dry_run_copy())
+                } else {
+                    f(&mut live)
+                }
+            };
             match (verb, ns, name) {
                 (Verb::List, ns, _) => {
                     let (label, field) = selectors(q)?;
@@ -415,40 +433,51 @@ fn dispatch(
                 }
                 (Verb::Create, Some(ns), None) => {
                     let v = patch::parse_body(body, false)?;
-                    let created = shared.state.lock().unwrap().create(def, &ns, v, manager)?;
-                    Ok(json_response(201, &created))
+                    let mut v = Some(v);
+                    write(&mut |s| {
+                        let created = s.create(def, &ns, v.take().unwrap_or_default(), manager)?;
+                        Ok(json_response(201, &created))
+                    })
                 }
                 (Verb::Update, Some(ns), Some(name)) => {
                     let v = patch::parse_body(body, false)?;
-                    ok(shared
-                        .state
-                        .lock()
-                        .unwrap()
-                        .update(def, &ns, &name, v, status)?)
+                    let mut v = Some(v);
+                    write(&mut |s| {
+                        let updated =
+                            s.update(def, &ns, &name, v.take().unwrap_or_default(), status)?;
+                        Ok(json_response(200, &updated))
+                    })
                 }
                 (Verb::Patch, Some(ns), Some(name)) => {
                     let ct = headers
                         .get(CONTENT_TYPE)
                         .and_then(|h| h.to_str().ok())
                         .unwrap_or("");
-                    let ty = PatchType::from_content_type(ct)
-                        .ok_or_else(|| ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {ct:?})")))?;
+                    let ty = PatchType::from_content_type(ct).ok_or_else(|| {
+                        ApiError::new(
+                            415,
+                            "UnsupportedMediaType",
+                            format!(
+                                "the body of the request was in an unknown format - accepted media types include: \
+                                 application/json-patch+json, application/merge-patch+json, \
+                                 application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+                            ),
+                        )
+                    })?;
                     let p = patch::parse_body(body, ty == PatchType::Apply)?;
-                    let (v, created) = shared.state.lock().unwrap().patch(
-                        def,
-                        &ns,
-                        &name,
-                        PatchRequest {
+                    write(&mut |s| {
+                        let req = PatchRequest {
                             ty,
                             body: &p,
                             status,
                             manager,
-                        },
-                    )?;
-                    Ok(json_response(if created { 201 } else { 200 }, &v))
+                        };
+                        let (v, created) = s.patch(def, &ns, &name, req)?;
+                        Ok(json_response(if created { 201 } else { 200 }, &v))
+                    })
                 }
                 (Verb::Delete, Some(ns), Some(name)) => {
-                    ok(shared.state.lock().unwrap().delete(def, &ns, &name)?)
+                    write(&mut |s| Ok(json_response(200, &s.delete(def, &ns, &name)?)))
                 }
                 _ => Err(method_not_allowed()),
             }
