@@ -419,3 +419,31 @@ fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
         items.push(entry);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_leaves_the_live_state_alone() {
+        let mut live = State::new(Some(MetallbVersion::default()), None);
+        let svc = json!({"metadata": {"name": "a"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}});
+        live.create(SERVICES, "n", svc, None).unwrap();
+        let rv = live.store.resource_version();
+        let body = json!({"metadata": {"annotations": {"x": "y"}}});
+        let req = PatchRequest {
+            ty: PatchType::Merge,
+            body: &body,
+            status: false,
+            manager: None,
+        };
+        let (out, _) = live.dry_run_copy().patch(SERVICES, "n", "a", req).unwrap();
+        assert_eq!(out["metadata"]["annotations"]["x"], "y");
+        assert_eq!(live.store.resource_version(), rv);
+        assert!(
+            live.store.get(SERVICES, "n", "a").unwrap()["metadata"]
+                .get("annotations")
+                .is_none()
+        );
+    }
+}

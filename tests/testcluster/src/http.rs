@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -21,12 +21,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
 
 use crate::cluster::{PatchRequest, State};
-use crate::discovery;
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hooks, LoggedRequest, RequestLog, Verb};
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceDef};
 use crate::selector::{FieldSelector, Selector};
+use crate::{discovery, table};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
@@ -391,6 +391,10 @@ fn dispatch(
                 Some(_) => return Err(not_found()),
             };
             let manager = q.get("fieldManager").map(String::as_str);
+            let accept = headers
+                .get(ACCEPT)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
             let dry_run = match q.get("dryRun").map(String::as_str) {
                 None | Some("") => false,
                 Some("All") => true,
@@ -413,23 +417,32 @@ fn dispatch(
                 (Verb::List, ns, _) => {
                     let (label, field) = selectors(q)?;
                     let state = shared.state.lock().unwrap();
-                    let items: Vec<Value> = state
+                    let items: Vec<&Value> = state
                         .store
                         .list(def, ns.as_deref())
                         .into_iter()
                         .filter(|o| label.matches_object(o) && field.matches(o))
-                        .cloned()
                         .collect();
+                    let rv = state.store.resource_version();
+                    if table::wanted(accept) {
+                        return ok(table::table(def, &items, rv));
+                    }
+                    let items = items.into_iter().cloned().collect();
                     ok(list_json(
                         &def.api_version(),
                         &format!("{}List", def.kind),
-                        state.store.resource_version(),
+                        rv,
                         items,
                     ))
                 }
-                (Verb::Watch, ns, _) => watch(shared, def, ns, q),
+                (Verb::Watch, ns, _) => watch(shared, def, ns, q, table::wanted(accept)),
                 (Verb::Get, Some(ns), Some(name)) => {
-                    ok(shared.state.lock().unwrap().get(def, &ns, &name)?)
+                    let state = shared.state.lock().unwrap();
+                    let obj = state.get(def, &ns, &name)?;
+                    if table::wanted(accept) {
+                        return ok(table::table(def, &[&obj], state.store.resource_version()));
+                    }
+                    ok(obj)
                 }
                 (Verb::Create, Some(ns), None) => {
                     let v = patch::parse_body(body, false)?;
@@ -517,8 +530,17 @@ fn watch(
     def: &'static ResourceDef,
     ns: Option<String>,
     q: &HashMap<String, String>,
+    as_table: bool,
 ) -> Result<Response<Body>, ApiError> {
     let (label, field) = selectors(q)?;
+    // After a Table list kubectl expects each event's object as a one-row Table.
+    let line = move |event_type: &str, obj: &Value| {
+        if as_table {
+            event_line(event_type, &table::table(def, &[obj], 0))
+        } else {
+            event_line(event_type, obj)
+        }
+    };
     let timeout = Duration::from_secs(
         q.get("timeoutSeconds")
             .and_then(|t| t.parse().ok())
@@ -541,7 +563,7 @@ fn watch(
                 .list(def, None)
                 .into_iter()
                 .filter(|o| wanted(def.plural, o))
-                .map(|o| event_line("ADDED", o))
+                .map(|o| line("ADDED", o))
                 .collect(),
             Some(rv) => {
                 let rv: u64 = rv.parse().map_err(|_| {
@@ -551,7 +573,7 @@ fn watch(
                     Some(evs) => evs
                         .iter()
                         .filter(|e| wanted(e.resource, &e.object))
-                        .map(|e| event_line(e.event_type, &e.object))
+                        .map(|e| line(e.event_type, &e.object))
                         .collect(),
                     None => {
                         let gone = ApiError::new(
@@ -590,7 +612,7 @@ fn watch(
                 _ = tx.closed() => return,
                 ev = live.recv() => match ev {
                     Ok(e) if wanted(e.resource, &e.object) => {
-                        if tx.send(event_line(e.event_type, &e.object)).is_err() {
+                        if tx.send(line(e.event_type, &e.object)).is_err() {
                             return;
                         }
                     }

@@ -22,6 +22,7 @@ mod seed;
 mod selector;
 mod servicelb;
 mod store;
+mod table;
 mod tls;
 
 use std::future::Future;
