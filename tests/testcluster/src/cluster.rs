@@ -409,7 +409,8 @@ fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
     let Some(manager) = manager else { return };
     let api_version = obj.get("apiVersion").cloned().unwrap_or(Value::Null);
     let entry = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
-        "time": now_rfc3339(), "fieldsType": "FieldsV1"});
+        "time": now_rfc3339(), "fieldsType": "FieldsV1",
+        "fieldsV1": {}});
     let list = &mut obj["metadata"]["managedFields"];
     if !list.is_array() {
         *list = json!([]);
