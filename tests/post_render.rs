@@ -284,7 +284,7 @@ fn force_load_balancer_turns_a_node_port_service_into_a_load_balancer() {
         .split("\n---\n")
         .find(|d| d.contains("kind: Service\n"))
         .unwrap();
-    assert!(svc.contains("  type: LoadBalancer\n"));
+    assert!(svc.ends_with("  type: LoadBalancer"), "{svc}");
     assert!(
         svc.contains("    nodePort: 32746\n"),
         "ports and nodePorts are kept"
