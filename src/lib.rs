@@ -4,5 +4,6 @@
 
 pub mod diagnostic;
 pub mod faces;
+pub mod manifest;
 pub mod metallb;
 pub mod registry;
