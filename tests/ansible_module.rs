@@ -1,0 +1,410 @@
+//! The Ansible module end to end: real `ansible-playbook` runs the real binary as a module
+//! (`<tmp>/library/lbip` plus the sidecar docs), against localhost and the test API server.
+//!
+//! Each playbook run costs about 1.5 s, so related tasks share a playbook; tasks expected to
+//! fail carry `ignore_errors: true` so the rest still run. Results are read through Ansible's
+//! `json` stdout callback.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGISTRY: &str = include_str!("../examples/registry.yaml");
+
+/// ansible-core ships no JSON stdout callback (`json` lives in the ansible.posix collection),
+/// so the tests bring a minimal one: every task result, then the stats, as one JSON object.
+const JSON_CALLBACK: &str = r#"
+import json
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "lbip_test_json"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tasks = []
+
+    def _record(self, result, status):
+        res = dict(result._result)
+        res["_status"] = status
+        self.tasks.append({"task": {"name": result._task.get_name()},
+                           "hosts": {result._host.get_name(): res}})
+
+    def v2_runner_on_ok(self, result, **kwargs):
+        self._record(result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False, **kwargs):
+        self._record(result, "failed")
+
+    def v2_runner_on_skipped(self, result, **kwargs):
+        self._record(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result, **kwargs):
+        self._record(result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats):
+        hosts = {h: stats.summarize(h) for h in sorted(stats.processed.keys())}
+        out = {"plays": [{"tasks": self.tasks}], "stats": hosts}
+        self._display.display(json.dumps(out, default=str, indent=1))
+"#;
+
+/// The directory holding `ansible-playbook`: `$LBIP_TEST_ANSIBLE_BIN`, else the project's
+/// virtualenv (created by scripts/test-all.sh), else PATH. Missing ansible fails the test.
+fn ansible_bin_dir() -> PathBuf {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("LBIP_TEST_ANSIBLE_BIN") {
+        candidates.push(PathBuf::from(dir));
+    }
+    candidates.push(PathBuf::from("/work/main/.venv/bin"));
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin"));
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    candidates
+        .into_iter()
+        .find(|d| d.join("ansible-playbook").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "ansible-playbook not found: set LBIP_TEST_ANSIBLE_BIN to the directory holding it, \
+                 or run scripts/test-all.sh, which installs ansible-core into .venv"
+            )
+        })
+}
+
+/// The Python beside the ansible tools (a virtualenv's), else `auto_silent` discovery.
+fn python_for(bin: &Path) -> String {
+    let python = bin.join("python3");
+    if python.is_file() {
+        python.display().to_string()
+    } else {
+        "auto_silent".to_string()
+    }
+}
+
+/// A playbook directory: `library/lbip` (the test binary) with its sidecar, and the registry.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let library = dir.path().join("library");
+        std::fs::create_dir_all(&library).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lbip"), library.join("lbip")).unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/library/lbip.yml"),
+            library.join("lbip.yml"),
+        )
+        .unwrap();
+        for sub in ["home", "local-tmp", "remote-tmp"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        let p = Project { dir };
+        p.write("lbip.yaml", REGISTRY);
+        p.write("callback_plugins/lbip_test_json.py", JSON_CALLBACK);
+        p
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap()
+    }
+
+    /// An ansible tool run in the project directory with a private HOME and temp dirs.
+    fn command(&self, tool: &str) -> Command {
+        let bin = ansible_bin_dir();
+        let mut cmd = Command::new(bin.join(tool));
+        cmd.current_dir(self.path())
+            .env("HOME", self.path().join("home"))
+            .env("ANSIBLE_LOCAL_TEMP", self.path().join("local-tmp"))
+            .env("ANSIBLE_REMOTE_TEMP", self.path().join("remote-tmp"))
+            // Python modules (template, copy) run with the Python that runs Ansible: the
+            // machine's `python3` may be a broken shim.
+            .env("ANSIBLE_PYTHON_INTERPRETER", python_for(&bin))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+            .env_remove("LBIP_REGISTRY")
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_LIBRARY")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `tasks` (YAML list items, indented by 4) as a localhost play; returns the parsed
+    /// `json` callback output and the raw stdout/stderr.
+    fn play(&self, tasks: &str, extra_args: &[&str]) -> PlayRun {
+        let playbook = format!(
+            "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n{tasks}"
+        );
+        self.write("play.yml", &playbook);
+        let mut cmd = self.command("ansible-playbook");
+        cmd.args(["-i", "localhost,", "play.yml"])
+            .args(extra_args)
+            .env(
+                "ANSIBLE_CALLBACK_PLUGINS",
+                self.path().join("callback_plugins"),
+            )
+            .env("ANSIBLE_STDOUT_CALLBACK", "lbip_test_json");
+        let (stdout, stderr) = run_with_timeout(cmd, Duration::from_secs(120));
+        let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("ansible-playbook printed no JSON ({e})\nstdout:\n{stdout}\nstderr:\n{stderr}")
+        });
+        PlayRun {
+            json,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+struct PlayRun {
+    json: Value,
+    stdout: String,
+    stderr: String,
+}
+
+impl PlayRun {
+    /// The localhost result of the task called `name`.
+    fn task(&self, name: &str) -> &Value {
+        self.json["plays"][0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task"]["name"] == name)
+            .map(|t| &t["hosts"]["localhost"])
+            .unwrap_or_else(|| panic!("no task {name:?} ran:\n{}\n{}", self.stdout, self.stderr))
+    }
+    fn stats(&self) -> &Value {
+        &self.json["stats"]["localhost"]
+    }
+}
+
+/// Runs `cmd`, killing it after `limit`; returns stdout and stderr.
+fn run_with_timeout(mut cmd: Command, limit: Duration) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
+    cmd.stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = cmd.spawn().expect("cannot start the ansible tool");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "ansible did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                std::fs::read_to_string(&out_path).unwrap_or_default(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (
+        std::fs::read_to_string(&out_path).unwrap(),
+        std::fs::read_to_string(&err_path).unwrap(),
+    )
+}
+
+#[test]
+fn facts_expose_the_registry_and_old_templates_render() {
+    let p = Project::new();
+    p.write(
+        "mlflow.env.j2",
+        "MLFLOW_TRACKING_URI=http://{{ mlflow_loadbalancer_ip }}:5000\n",
+    );
+    let run = p.play(
+        r#"
+    - name: lint
+      lbip: {registry: lbip.yaml, state: linted}
+    - name: facts
+      lbip: {registry: lbip.yaml, state: facts}
+    - name: template
+      ansible.builtin.template: {src: mlflow.env.j2, dest: "{{ playbook_dir }}/mlflow.env"}
+    - name: copy
+      ansible.builtin.copy:
+        dest: "{{ playbook_dir }}/hosts.txt"
+        content: |
+          {{ mlflow_loadbalancer_ip }} {{ lbip.services.mlflow.hostname }}
+          {{ financial_seldon_mesh_loadbalancer_ip }} {{ ansible_facts.lbip.services['financial-seldon-mesh'].name }}
+    - name: free-form
+      lbip: registry=lbip.yaml state=facts
+"#,
+        &[],
+    );
+    assert_eq!(run.stats()["failures"], 0, "{}", run.stdout);
+    let lint = run.task("lint");
+    assert_eq!(lint["changed"], false);
+    assert_eq!(
+        lint["msg"],
+        "the registry lbip.yaml is valid: 12 service(s), 0 warning(s)"
+    );
+    let facts = run.task("facts");
+    assert_eq!(facts["changed"], false);
+    let mlflow = &facts["ansible_facts"]["lbip"]["services"]["mlflow"];
+    assert_eq!(mlflow["ip"], "192.168.1.215");
+    assert_eq!(mlflow["namespace"], "mlflow");
+    assert_eq!(mlflow["url"], "http://mlflow.test:5000");
+    assert_eq!(
+        facts["ansible_facts"]["argo_workflows_server_loadbalancer_ip"],
+        "192.168.1.205"
+    );
+    assert_eq!(
+        p.read("mlflow.env"),
+        "MLFLOW_TRACKING_URI=http://192.168.1.215:5000\n"
+    );
+    assert_eq!(
+        p.read("hosts.txt"),
+        "192.168.1.215 mlflow.test\n192.168.1.221 seldon-mesh\n"
+    );
+    assert_eq!(
+        run.task("free-form")["ansible_facts"]["minio_loadbalancer_ip"],
+        "192.168.1.200"
+    );
+}
+
+#[test]
+fn bad_options_fail_with_a_clear_message() {
+    let p = Project::new();
+    let run = p.play(
+        r#"
+    - name: unknown
+      lbip: {registry: lbip.yaml, stat: facts}
+      ignore_errors: true
+    - name: wrong type
+      lbip: {registry: lbip.yaml, state: checked, fail_on_drift: sometimes, timeout: [1]}
+      ignore_errors: true
+    - name: missing registry
+      lbip: {state: facts}
+      ignore_errors: true
+    - name: bad state
+      lbip: {registry: lbip.yaml, state: pined}
+      ignore_errors: true
+    - name: unreadable registry
+      lbip: {registry: nowhere.yaml, state: facts}
+      ignore_errors: true
+"#,
+        &[],
+    );
+    assert_eq!(run.stats()["ignored"], 5, "{}", run.stdout);
+    let msg = |name: &str| run.task(name)["msg"].as_str().unwrap().to_string();
+    assert!(
+        msg("unknown").starts_with(
+            "unsupported parameters for (lbip) module: stat (did you mean state?). Supported parameters include: all_namespaces, context, dest, fail_on_drift"
+        ),
+        "{}",
+        msg("unknown")
+    );
+    let wrong = msg("wrong type");
+    assert!(
+        wrong.contains("option fail_on_drift must be a boolean (true/false, yes/no, on/off, 1/0)"),
+        "{wrong}"
+    );
+    assert!(wrong.contains("option timeout must be seconds"), "{wrong}");
+    assert!(
+        !wrong.contains("sometimes"),
+        "values are not echoed: {wrong}"
+    );
+    assert!(
+        msg("missing registry").starts_with("missing required option registry"),
+        "{}",
+        msg("missing registry")
+    );
+    assert_eq!(
+        msg("bad state"),
+        "option state must be one of linted, facts, pinned, checked, rendered, got \"pined\" (did you mean pinned?)"
+    );
+    assert!(
+        msg("unreadable registry").starts_with("cannot read registry nowhere.yaml:"),
+        "{}",
+        msg("unreadable registry")
+    );
+}
+
+#[test]
+fn an_invalid_registry_fails_linted_with_the_lint_findings() {
+    let p = Project::new();
+    p.write(
+        "broken.yaml",
+        &REGISTRY.replace("ip: 192.168.1.215", "ip: 192.168.1.300"),
+    );
+    let run = p.play(
+        r#"
+    - name: lint
+      lbip: {registry: broken.yaml, state: linted}
+      ignore_errors: true
+    - name: facts
+      lbip: {registry: broken.yaml, state: facts}
+      ignore_errors: true
+"#,
+        &[],
+    );
+    let lint = run.task("lint");
+    assert_eq!(lint["_status"], "failed", "{lint}");
+    let finding = &lint["findings"][0];
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["line"], 22, "{finding}");
+    let msg = lint["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with(
+            "the registry broken.yaml has 1 error(s) and 0 warning(s); first: broken.yaml:22:9: error: "
+        ),
+        "{msg}"
+    );
+    // The same words as `lbip lint`: the finding's own message is in msg and in stdout.
+    assert!(msg.contains(finding["message"].as_str().unwrap()), "{msg}");
+    assert!(
+        lint["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("22 |     ip: 192.168.1.300")
+    );
+    let facts = run.task("facts");
+    assert_eq!(facts["_status"], "failed");
+    assert!(
+        facts["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("the registry broken.yaml has 1 error(s); fix them first"),
+        "{}",
+        facts["msg"]
+    );
+}
+
+#[test]
+fn ansible_doc_shows_the_sidecar_documentation() {
+    let p = Project::new();
+    let mut cmd = p.command("ansible-doc");
+    cmd.args(["-M", "library", "lbip"]);
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.contains("MODULE lbip"), "{out}\n{err}");
+    assert!(
+        out.contains("validates the registry and fails with the same"),
+        "{out}"
+    );
+    for option in ["registry", "state", "fail_on_drift", "timeout"] {
+        assert!(out.contains(option), "{option} missing:\n{out}");
+    }
+    assert!(out.contains("check_mode"), "{out}");
+    assert!(out.contains("state: linted"), "EXAMPLES missing:\n{out}");
+    assert!(out.contains("RETURN VALUES"), "{out}");
+}
