@@ -7,6 +7,7 @@
 use super::args::ModuleArgs;
 use super::result::ModuleResult;
 use super::valid_registry;
+use crate::registry::export::ansible_vars::var_name;
 use crate::registry::{Entry, Registry};
 use serde_json::{Map, Value, json};
 
@@ -40,9 +41,15 @@ pub fn facts(registry: &Registry, path: &str) -> Map<String, Value> {
             "services": services,
         }),
     );
+    // The same variables, named the same way, as `lbip export ansible-vars` writes.
     for entry in &registry.services {
-        if let Some(ip) = entry.primary_ip() {
-            facts.insert(flat_variable(entry.id()), Value::String(ip.to_string()));
+        let var = var_name(entry.id());
+        let ips: Vec<String> = entry.ip_values().iter().map(ToString::to_string).collect();
+        if let Some(primary) = ips.first() {
+            facts.insert(format!("{var}_loadbalancer_ip"), json!(primary));
+        }
+        if ips.len() > 1 {
+            facts.insert(format!("{var}_loadbalancer_ips"), json!(ips));
         }
     }
     facts
@@ -66,11 +73,6 @@ fn entry_fact(e: &Entry) -> Value {
         "ports": ports,
         "block": e.block.as_ref().map(|b| b.value.clone()),
     })
-}
-
-/// `<id>_loadbalancer_ip` with `-` → `_`: the old vars file's naming.
-fn flat_variable(id: &str) -> String {
-    format!("{}_loadbalancer_ip", id.replace('-', "_"))
 }
 
 #[cfg(test)]
@@ -114,5 +116,30 @@ services:
         assert_eq!(mesh["namespace"], json!("financial-inference"));
         assert_eq!(mesh["hostname"], Value::Null);
         assert_eq!(mesh["url"], json!("http://192.168.1.221"));
+        assert!(f.get("mlflow_loadbalancer_ips").is_none(), "single-stack");
+    }
+
+    #[test]
+    fn dual_stack_entries_also_get_the_ips_list() {
+        let text = REGISTRY
+            .replace(
+                "[\"192.168.1.200-192.168.1.250\"]",
+                "[\"192.168.1.200-192.168.1.250\", \"fd00::200-fd00::250\"]",
+            )
+            .replace("ip: 192.168.1.215", "ips: [fd00::215, 192.168.1.215]");
+        let registry = Loaded::from_text(&text, "lbip.yaml")
+            .unwrap()
+            .require_valid()
+            .unwrap();
+        let f = facts(&registry, "lbip.yaml");
+        assert_eq!(f["mlflow_loadbalancer_ip"], json!("192.168.1.215"));
+        assert_eq!(
+            f["mlflow_loadbalancer_ips"],
+            json!(["192.168.1.215", "fd00::215"])
+        );
+        assert_eq!(
+            f["lbip"]["services"]["mlflow"]["ips"],
+            json!(["192.168.1.215", "fd00::215"])
+        );
     }
 }

@@ -12,8 +12,15 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
     };
     let count = |s: Severity| loaded.findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
-    // The compiler-style report `lbip lint` prints, for `-v` and `register:` users.
-    let report = render_human(&loaded.findings, &loaded.path, Some(&loaded.source));
+    // The compiler-style report `lbip lint` prints, for `-v` and `register:` users: problems
+    // quoted with their line, then the notes (free addresses) one line each.
+    let (notes, problems): (Vec<_>, Vec<_>) = loaded
+        .findings
+        .iter()
+        .cloned()
+        .partition(|f| f.severity == Severity::Info);
+    let report = render_human(&problems, &loaded.path, Some(&loaded.source))
+        + &render_human(&notes, &loaded.path, None);
     let entries = loaded.registry.services.len();
     let result = if has_errors(&loaded.findings) {
         let first = loaded
