@@ -414,3 +414,71 @@ fn ansible_doc_shows_the_sidecar_documentation() {
     assert!(out.contains("state: linted"), "EXAMPLES missing:\n{out}");
     assert!(out.contains("RETURN VALUES"), "{out}");
 }
+
+/// Copies a directory tree, following symlinks (the role links its sidecar docs).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if std::fs::metadata(entry.path()).unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_role_installs_the_module_and_runs_lint_facts_and_hosts_in_one_run() {
+    let p = Project::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/roles/lbip");
+    copy_tree(&source, &p.path().join("roles/lbip"));
+    p.write("hosts", "127.0.0.1 localhost\n");
+    let playbook = format!(
+        r#"
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: lbip
+      lbip_binary: {bin}
+      lbip_actions: [lint, facts, hosts]
+      lbip_hosts_file: "{{{{ playbook_dir }}}}/hosts"
+  tasks:
+    - name: use
+      ansible.builtin.debug: {{msg: "{{{{ grafana_loadbalancer_ip }}}}"}}
+"#,
+        bin = env!("CARGO_BIN_EXE_lbip")
+    );
+    p.write("role.yml", &playbook);
+    let mut cmd = p.command("ansible-playbook");
+    cmd.args(["-i", "localhost,", "role.yml"]);
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(120));
+    assert!(out.contains("failed=0"), "{out}\n{err}");
+    assert!(out.contains("\"msg\": \"192.168.1.207\""), "{out}");
+    assert!(p.path().join("roles/lbip/library/lbip").is_file());
+    assert!(p.path().join("roles/lbip/library/lbip.yml").is_file());
+    assert_eq!(
+        p.read("hosts"),
+        "127.0.0.1 localhost\n\
+         # BEGIN lbip registry (managed by Ansible)\n\
+         192.168.1.215 mlflow.test\n\
+         192.168.1.200 minio.test\n\
+         192.168.1.204 argocd.test\n\
+         192.168.1.207 grafana.test\n\
+         # END lbip registry (managed by Ansible)\n"
+    );
+}
+
+#[test]
+fn site_yml_passes_syntax_check_with_the_module_in_a_library_dir() {
+    let p = Project::new();
+    let mut cmd = p.command("ansible-playbook");
+    cmd.args(["-i", "localhost,", "--syntax-check"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/site.yml"))
+        .env("ANSIBLE_LIBRARY", p.path().join("library"));
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.contains("playbook:"), "{out}\n{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+}
