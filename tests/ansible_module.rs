@@ -482,3 +482,255 @@ fn site_yml_passes_syntax_check_with_the_module_in_a_library_dir() {
     assert!(out.contains("playbook:"), "{out}\n{err}");
     assert!(!err.contains("ERROR"), "{err}");
 }
+
+/// The stolen-IP story: Seldon's scheduler was deployed first without a pinned IP and took
+/// .201, the address meant for MLflow, which fell back to .203.
+const STOLEN_REGISTRY: &str = "\
+provider:
+  annotationPrefix: metallb.io
+pools:
+  - name: homelab
+    addresses: [\"192.168.1.200-192.168.1.250\"]
+services:
+  mlflow:
+    namespace: mlflow
+    ip: 192.168.1.201
+    ports: [5000]
+    hostname: mlflow.test
+  seldon-scheduler:
+    namespace: seldon-system
+    ip: 192.168.1.202
+    ports: [9002]
+";
+
+const STOLEN_CLUSTER: &str = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: homelab, namespace: metallb-system}
+spec:
+  addresses: [192.168.1.200-192.168.1.250]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: seldon-scheduler
+  namespace: seldon-system
+  annotations: {meta.helm.sh/release-name: seldon-core-v2}
+spec:
+  type: LoadBalancer
+  selector: {app: seldon-scheduler}
+  ports: [{name: scheduler, port: 9002, protocol: TCP}]
+status:
+  loadBalancer:
+    ingress: [{ip: 192.168.1.201, ipMode: VIP}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: mlflow
+  namespace: mlflow
+spec:
+  type: LoadBalancer
+  selector: {app: mlflow}
+  ports: [{name: http, port: 5000, protocol: TCP}]
+status:
+  loadBalancer:
+    ingress: [{ip: 192.168.1.203, ipMode: VIP}]
+";
+
+const TOKEN: &str = "lbip-test-token";
+
+fn stolen_ip_cluster() -> lbip_testcluster::TestCluster {
+    lbip_testcluster::TestCluster::start_blocking(
+        lbip_testcluster::Options::default().seed_yaml(STOLEN_CLUSTER),
+    )
+    .unwrap()
+}
+
+fn assert_no_token(run: &PlayRun) {
+    assert!(
+        !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+        "the kubeconfig token leaked:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn check_mode_reports_the_change_and_sends_no_mutating_request() {
+    let cluster = stolen_ip_cluster();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: pin
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}"}}
+    - name: pin mlflow only
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: mlflow}}
+    - name: drift as change
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked, fail_on_drift: no}}
+    - name: drift fails
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked}}
+      ignore_errors: true
+    - name: unknown service
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: [mlfow]}}
+      ignore_errors: true
+    - name: unknown context
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", context: nope}}
+      ignore_errors: true
+"#
+        ),
+        &["--check", "--diff"],
+    );
+    assert_no_token(&run);
+    assert_eq!(
+        cluster.request_log().mutating().len(),
+        0,
+        "check mode patched: {:?}",
+        cluster.request_log().mutating()
+    );
+    assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.203"]);
+
+    let pin = run.task("pin");
+    assert_eq!(pin["_status"], "ok", "{pin}");
+    assert_eq!(pin["changed"], true, "{pin}");
+    let msg = pin["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("check mode: 2 step(s) would change the cluster, nothing was changed: "),
+        "{msg}"
+    );
+    assert!(msg.contains("mlflow/mlflow -> 192.168.1.201"), "{msg}");
+    let steps = pin["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{pin}");
+    // The squatter moves first, so MLflow's address is free when MLflow asks for it.
+    assert_eq!(steps[0]["namespace"], "seldon-system");
+    assert_eq!(steps[0]["to"], serde_json::json!(["192.168.1.202"]));
+    assert_eq!(steps[1]["name"], "mlflow");
+    let codes: Vec<&str> = pin["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"stolen-ip"), "{codes:?}");
+    let diff = &pin["diff"];
+    assert!(
+        diff["after"]
+            .as_str()
+            .unwrap()
+            .contains("mlflow/mlflow:\n  annotations:\n    metallb.io/loadBalancerIPs: \"192.168.1.201\"\n  assigned: 192.168.1.201\n"),
+        "{diff}"
+    );
+    assert!(
+        diff["before"]
+            .as_str()
+            .unwrap()
+            .contains("mlflow/mlflow:\n  annotations: {}\n  assigned: 192.168.1.203\n"),
+        "{diff}"
+    );
+
+    let only = run.task("pin mlflow only");
+    assert_eq!(only["changed"], true, "{only}");
+    assert!(
+        only["msg"]
+            .as_str()
+            .unwrap()
+            .contains("mlflow/mlflow -> 192.168.1.201")
+    );
+
+    let drift = run.task("drift as change");
+    assert_eq!(drift["_status"], "ok");
+    assert_eq!(drift["changed"], true);
+    assert_eq!(drift["drift"], 2);
+    let fails = run.task("drift fails");
+    assert_eq!(fails["_status"], "failed");
+    assert!(
+        fails["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 2 Service(s) are not ok: "),
+        "{}",
+        fails["msg"]
+    );
+
+    let unknown = run.task("unknown service");
+    assert_eq!(unknown["_status"], "failed");
+    assert!(
+        unknown["msg"]
+            .as_str()
+            .unwrap()
+            .contains("mlfow (did you mean mlflow?)"),
+        "{}",
+        unknown["msg"]
+    );
+    let context = run.task("unknown context");
+    assert_eq!(context["_status"], "failed");
+    assert!(
+        context["msg"].as_str().unwrap().contains("nope"),
+        "{}",
+        context["msg"]
+    );
+}
+
+#[test]
+fn pinned_fixes_the_stolen_ip_shows_the_diff_and_a_second_run_is_ok() {
+    let cluster = stolen_ip_cluster();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: pin
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", timeout: 30s}}
+    - name: pin again
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", timeout: 30s}}
+    - name: check
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked}}
+"#
+        ),
+        &["--diff"],
+    );
+    assert_no_token(&run);
+    assert_eq!(run.stats()["failures"], 0, "{}", run.stdout);
+    assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
+    assert_eq!(
+        cluster.lb_ips("seldon-system", "seldon-scheduler"),
+        vec!["192.168.1.202"]
+    );
+    let pin = run.task("pin");
+    assert_eq!(pin["changed"], true, "{pin}");
+    assert!(
+        pin["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("applied 2 step(s): "),
+        "{}",
+        pin["msg"]
+    );
+    assert!(
+        pin["diff"]["after"]
+            .as_str()
+            .unwrap()
+            .contains("seldon-system/seldon-scheduler:\n  annotations:\n    metallb.io/loadBalancerIPs: \"192.168.1.202\"\n  assigned: 192.168.1.202\n"),
+        "{pin}"
+    );
+    let again = run.task("pin again");
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["msg"], "2 Service(s) already match the registry");
+    assert!(again.get("diff").is_none(), "{again}");
+    assert_eq!(
+        run.task("check")["msg"],
+        "ok: 2 Service(s) match the registry"
+    );
+    // Exactly the two patches of the plan reached the server.
+    let patches: Vec<String> = cluster
+        .request_log()
+        .mutating()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+}

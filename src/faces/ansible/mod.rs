@@ -12,6 +12,7 @@
 
 pub mod args;
 mod checked;
+mod cluster;
 mod facts;
 mod linted;
 mod pinned;
