@@ -13,8 +13,34 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
         duplicate_service(entry, earlier, &mut out);
         hostname(entry, earlier, &mut out);
         pin_by_pool_labels(entry, &mut out);
+        ansible_var_clash(entry, earlier, &mut out);
     }
     out
+}
+
+/// `lbip export ansible-vars` turns ids into variable names (`-` → `_`); two ids that end up
+/// as one variable would silently lose one IP.
+fn ansible_var_clash(entry: &Entry, earlier: &[Entry], out: &mut Vec<Finding>) {
+    use crate::registry::export::ansible_vars::var_name;
+    let var = var_name(entry.id());
+    if let Some(other) = earlier.iter().find(|o| var_name(o.id()) == var) {
+        out.push(
+            at(
+                Finding::error(
+                    "ansible-var-clash",
+                    format!(
+                        "ids `{}` and `{}` (line {}) both become the Ansible variable `{var}_loadbalancer_ip`",
+                        entry.id(),
+                        other.id(),
+                        other.id.pos.line
+                    ),
+                ),
+                &entry.id,
+            )
+            .for_id(entry.id())
+            .hint("rename one of the ids"),
+        );
+    }
 }
 
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters (namespaces).
@@ -252,6 +278,17 @@ mod tests {
             [(19, 15, Some("b".into()))]
         );
         assert_eq!(found(&t, "bad-hostname"), [(23, 15, Some("c".into()))]);
+    }
+
+    #[test]
+    fn ids_that_become_one_ansible_variable_clash() {
+        let t = format!(
+            "{HEAD}  my-app:\n    namespace: web\n    ip: 10.0.0.12\n  my_app:\n    namespace: web\n    name: other\n    ip: 10.0.0.13\n"
+        );
+        assert_eq!(
+            found(&t, "ansible-var-clash"),
+            [(15, 3, Some("my_app".into()))]
+        );
     }
 
     #[test]

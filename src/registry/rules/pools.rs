@@ -17,7 +17,36 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
     );
     duplicate_names(&reg.blocks.iter().collect::<Vec<_>>(), "block", &mut out);
     pool_names_are_object_names(reg, &mut out);
+    pinned_pool_names_are_free(reg, &mut out);
     out
+}
+
+/// `lbip export metallb` writes the pinned part of pool `P` as `P-pinned`; a registry pool
+/// already called that would collide with it.
+fn pinned_pool_names_are_free(reg: &Registry, out: &mut Vec<Finding>) {
+    for pool in &reg.pools {
+        let name = &pool.ranges.name;
+        if let Some(base) = reg
+            .pools
+            .iter()
+            .find(|p| format!("{}-pinned", p.name()) == name.value)
+        {
+            out.push(
+                at(
+                    Finding::error(
+                        "pool-name-clash",
+                        format!(
+                            "pool name `{}` is the name `lbip export metallb` gives the pinned addresses of pool `{}`",
+                            name.value,
+                            base.name()
+                        ),
+                    ),
+                    name,
+                )
+                .hint("rename this pool"),
+            );
+        }
+    }
 }
 
 /// MetalLB rejects a configuration in which two address ranges overlap, inside one pool or
@@ -223,6 +252,12 @@ mod tests {
             found(text, "duplicate-name"),
             [(4, 11, None), (9, 11, None)]
         );
+    }
+
+    #[test]
+    fn a_pool_named_like_a_pinned_pool_clashes() {
+        let text = "pools:\n  - name: a\n    addresses: [10.0.0.0/28]\n  - name: a-pinned\n    addresses: [10.0.1.0/28]\n";
+        assert_eq!(found(text, "pool-name-clash"), [(4, 11, None)]);
     }
 
     #[test]
