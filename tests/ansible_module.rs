@@ -734,3 +734,87 @@ fn pinned_fixes_the_stolen_ip_shows_the_diff_and_a_second_run_is_ok() {
         .collect();
     assert_eq!(patches.len(), 2, "{patches:?}");
 }
+
+const MLFLOW_CHART: &str = include_str!("../examples/charts/mlflow.helm3.yaml");
+
+#[test]
+fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
+    let p = Project::new();
+    p.write("manifests/mlflow.yaml", MLFLOW_CHART);
+    p.write(
+        "manifests/rogue.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: rogue, namespace: rogue}\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n",
+    );
+    let task = |name: &str, extra: &str| {
+        format!(
+            "    - name: {name}\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/mlflow.yaml, dest: out/mlflow.yaml, namespace: mlflow{extra}}}\n"
+        )
+    };
+    std::fs::create_dir_all(p.path().join("out")).unwrap();
+    let checked = p.play(&task("render", ""), &["--check", "--diff"]);
+    let render = checked.task("render");
+    assert_eq!(render["changed"], true, "{render}");
+    assert!(
+        render["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("check mode: out/mlflow.yaml would be written from manifests/mlflow.yaml"),
+        "{render}"
+    );
+    assert!(
+        !p.path().join("out/mlflow.yaml").exists(),
+        "check mode wrote the file"
+    );
+    assert!(
+        render["diff"]["after"]
+            .as_str()
+            .unwrap()
+            .contains("    metallb.io/loadBalancerIPs: 192.168.1.215\n"),
+        "{render}"
+    );
+    // The post-renderer's own warning, in the post-renderer's words.
+    assert!(
+        render["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("no MetalLB release reads this key"),
+        "{render}"
+    );
+
+    let run = p.play(
+        &format!(
+            "{}{}    - name: rogue\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/rogue.yaml, dest: out/rogue.yaml}}\n      ignore_errors: true\n",
+            task("render", ""),
+            task("again", "")
+        ),
+        &[],
+    );
+    assert_eq!(run.task("render")["changed"], true);
+    let again = run.task("again");
+    assert_eq!(again["changed"], false, "{again}");
+    assert!(
+        again["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("out/mlflow.yaml is up to date"),
+        "{again}"
+    );
+    let written = p.read("out/mlflow.yaml");
+    assert!(written.contains("    metallb.io/loadBalancerIPs: 192.168.1.215\n"));
+    assert!(!written.contains("loadBalancer-ips"));
+    let rogue = run.task("rogue");
+    assert_eq!(rogue["_status"], "failed");
+    assert!(
+        rogue["msg"].as_str().unwrap().starts_with(
+            "lbip refused to post-render manifests/rogue.yaml; out/rogue.yaml was not written: "
+        ),
+        "{rogue}"
+    );
+    assert!(!p.path().join("out/rogue.yaml").exists());
+    // Nothing but the two manifests in out/: no temporary file left behind.
+    let names: Vec<String> = std::fs::read_dir(p.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["mlflow.yaml"]);
+}

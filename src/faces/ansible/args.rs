@@ -10,6 +10,7 @@
 //! cannot be honoured for a value we echo).
 
 use crate::diagnostic::did_you_mean;
+use crate::manifest::Unpinned;
 use serde_json::{Map, Value};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -54,7 +55,7 @@ impl State {
 }
 
 /// The options a task can set (the documented ones, in `ansible/library/lbip.yml`).
-pub const OPTIONS: [&str; 12] = [
+pub const OPTIONS: [&str; 13] = [
     "registry",
     "kubeconfig",
     "context",
@@ -67,6 +68,7 @@ pub const OPTIONS: [&str; 12] = [
     "src",
     "dest",
     "all_namespaces",
+    "unpinned",
 ];
 
 /// How long `pinned` waits for MetalLB to hand the addresses out, unless told otherwise.
@@ -88,6 +90,8 @@ pub struct ModuleArgs {
     pub fail_on_drift: bool,
     pub src: Option<PathBuf>,
     pub dest: Option<PathBuf>,
+    /// `rendered`: what to do with a LoadBalancer Service the registry does not know.
+    pub unpinned: Unpinned,
     /// `_ansible_check_mode`: compute and report, change nothing.
     pub check_mode: bool,
     /// `_ansible_diff`: return before/after.
@@ -185,6 +189,10 @@ pub fn from_map(
     let fail_on_drift = opt("fail_on_drift", &bool_value).map(OptionValue::into_bool);
     let src = opt("src", &path_value).map(OptionValue::into_path);
     let dest = opt("dest", &path_value).map(OptionValue::into_path);
+    let unpinned = opt("unpinned", &unpinned_value).map(|v| match v {
+        OptionValue::Unpinned(u) => u,
+        _ => unreachable!("unpinned_value returns a policy"),
+    });
     let check_mode = opt("_ansible_check_mode", &bool_value).is_some_and(OptionValue::into_bool);
     let diff = opt("_ansible_diff", &bool_value).is_some_and(OptionValue::into_bool);
 
@@ -227,6 +235,7 @@ pub fn from_map(
         fail_on_drift: fail_on_drift.unwrap_or(true),
         src,
         dest,
+        unpinned: unpinned.unwrap_or_default(),
         check_mode,
         diff,
         unused,
@@ -254,7 +263,7 @@ fn unused_options(state: State, map: &Map<String, Value>) -> Vec<&'static str> {
             "all_namespaces",
             "fail_on_drift",
         ],
-        State::Rendered => &["src", "dest", "namespace"],
+        State::Rendered => &["src", "dest", "namespace", "unpinned"],
     };
     OPTIONS
         .iter()
@@ -271,6 +280,7 @@ enum OptionValue {
     List(Vec<String>),
     Duration(Duration),
     State(State),
+    Unpinned(Unpinned),
 }
 
 impl OptionValue {
@@ -425,6 +435,20 @@ fn duration_value(v: &Value) -> Result<OptionValue, String> {
     parse_duration(v).map(OptionValue::Duration)
 }
 
+/// `fail`, `warn` or `allow`, as `lbip post-render --unpinned` takes them.
+fn unpinned_value(v: &Value) -> Result<OptionValue, String> {
+    const CHOICES: &str = "fail, warn, allow";
+    match v {
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "fail" => Ok(OptionValue::Unpinned(Unpinned::Fail)),
+            "warn" => Ok(OptionValue::Unpinned(Unpinned::Warn)),
+            "allow" => Ok(OptionValue::Unpinned(Unpinned::Allow)),
+            other => Err(format!("must be one of {CHOICES}, got {other:?}")),
+        },
+        other => Err(format!("must be one of {CHOICES}, got {}", kind(other))),
+    }
+}
+
 fn state_value(v: &Value) -> Result<OptionValue, String> {
     let names: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
     let Value::String(s) = v else {
@@ -575,6 +599,18 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("state=rendered needs option dest"), "{e}");
         assert!(!e.contains("needs option src"), "{e}");
+        let a = parse_json(
+            json!({"registry": "r.yaml", "state": "rendered", "src": "a.yaml",
+            "dest": "b.yaml", "unpinned": "Warn", "namespace": "mlflow"}),
+        )
+        .unwrap();
+        assert_eq!(a.unpinned, Unpinned::Warn);
+        assert!(a.unused.is_empty());
+        let e = parse_json(json!({"registry": "r.yaml", "unpinned": "ignore"})).unwrap_err();
+        assert_eq!(
+            e,
+            "option unpinned must be one of fail, warn, allow, got \"ignore\""
+        );
     }
 
     #[test]

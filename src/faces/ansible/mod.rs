@@ -153,7 +153,8 @@ fn valid_registry(
     let warnings: Vec<Finding> = loaded
         .findings
         .iter()
-        .filter(|f| !f.is_error())
+        // Lint's notes (free addresses) belong to state=linted, not to every task.
+        .filter(|f| f.severity == crate::diagnostic::Severity::Warning)
         .cloned()
         .collect();
     match loaded.require_valid() {
@@ -174,12 +175,4 @@ fn valid_registry(
             .with("stdout", invalid.rendered)))
         }
     }
-}
-
-/// The result for a state whose core is missing from this build.
-fn not_available(state: State, what: &str) -> ModuleResult {
-    ModuleResult::fail(format!(
-        "state={} is not available in this build of lbip: {what} is missing",
-        state.as_str()
-    ))
 }
