@@ -379,7 +379,12 @@ fn dispatch(
                         items,
                     ))
                 }
-                (&Method::GET, Some(n)) if state.store.namespaces().contains(&n) => ok(ns_obj(&n)),
+                // Namespaces carry nothing but their name here, so a patch changes nothing.
+                (&Method::GET | &Method::PATCH, Some(n))
+                    if state.store.namespaces().contains(&n) =>
+                {
+                    ok(ns_obj(&n))
+                }
                 (&Method::GET, Some(n)) => Err(ApiError::not_found("namespaces", &n)),
                 _ => Err(method_not_allowed()),
             }
