@@ -354,7 +354,12 @@ fn dispatch(
         Route::NotFound => Err(not_found()),
         Route::Namespaces(name) => {
             let mut state = shared.state.lock().unwrap();
-            let ns_obj = |n: &str| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+            let created = state.store.created().to_string();
+            let ns_obj = |n: &str| {
+                json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": n, "creationTimestamp": created, "labels": {"kubernetes.io/metadata.name": n}},
+                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+            };
             match (method, name) {
                 (&Method::POST, None) => {
                     let v = patch::parse_body(body, false)?;
