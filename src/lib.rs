@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod diagnostic;
 pub mod faces;
+pub mod manifest;
 pub mod metallb;
 pub mod plan;
 pub mod registry;

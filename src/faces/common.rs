@@ -21,3 +21,16 @@ impl RegistryArg {
         registry::load_path(&self.path())
     }
 }
+
+/// Loads the registry for a command that acts on it: on a read/parse error or lint errors,
+/// prints them to stderr and returns the exit code to use (2: the command cannot do its job).
+pub fn load_valid_or_report(arg: &RegistryArg) -> Result<registry::Registry, u8> {
+    let loaded = arg.load().map_err(|e| {
+        eprintln!("{e}");
+        crate::faces::exit::ERROR
+    })?;
+    loaded.require_valid().map_err(|e| {
+        eprintln!("{e}");
+        crate::faces::exit::ERROR
+    })
+}

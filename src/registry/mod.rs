@@ -5,10 +5,13 @@
 //! refuses one with errors through [`Loaded::require_valid`], so no face acts on a registry
 //! that `lbip lint` would reject.
 
+pub mod export;
 pub mod load;
 pub mod model;
 pub mod query;
 pub mod ranges;
+pub mod rules;
+pub mod space;
 pub mod tree;
 
 pub use load::LoadError;
@@ -113,6 +116,6 @@ pub fn load_path(path: &Path) -> Result<Loaded, LoadError> {
 }
 
 /// Semantic rules run after loading (pools, overlaps, duplicates...).
-fn rules_hook(_registry: &Registry) -> Vec<Finding> {
-    Vec::new()
+fn rules_hook(registry: &Registry) -> Vec<Finding> {
+    rules::check(registry)
 }

@@ -169,7 +169,11 @@ mod tests {
     fn unknown_keys_are_errors_with_a_hint_at_the_key() {
         let text = "services:\n  mlflow:\n    namespace: mlflow\n    ip: 192.168.1.215\n    hostnme: mlflow.test\n";
         let loaded = Loaded::from_text(text, "r.yaml").unwrap();
-        let f = &loaded.findings[0];
+        let f = loaded
+            .findings
+            .iter()
+            .find(|f| f.code == "unknown-key")
+            .unwrap();
         assert_eq!(
             (f.code, f.line, f.column),
             ("unknown-key", Some(5), Some(5))

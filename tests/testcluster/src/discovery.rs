@@ -5,15 +5,8 @@ use serde_json::{Value, json};
 
 use crate::resources::{RESOURCES, ResourceDef};
 
-const VERBS: [&str; 8] = [
-    "create",
-    "delete",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-    "deletecollection",
+const VERBS: [&str; 7] = [
+    "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
 pub fn version() -> Value {
@@ -125,6 +118,15 @@ pub fn openapi_doc(path: &str) -> Option<Value> {
             format!("/{path}/namespaces/{{namespace}}/{}/{{name}}", d.plural),
             json!({"patch": {
                 "x-kubernetes-group-version-kind": {"group": d.group, "version": d.version, "kind": d.kind},
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+            }}),
+        );
+    }
+    if path == "api/v1" {
+        paths.insert(
+            "/api/v1/namespaces/{name}".to_string(),
+            json!({"patch": {
+                "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Namespace"},
                 "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
             }}),
         );

@@ -32,6 +32,8 @@ pub struct Store {
     uids: u64,
     history: VecDeque<Arc<WatchEvent>>,
     tx: broadcast::Sender<Arc<WatchEvent>>,
+    /// When the store was made: the creation time of the implicit namespaces.
+    created: String,
 }
 
 impl Default for Store {
@@ -45,6 +47,7 @@ impl Default for Store {
             uids: 0,
             history: VecDeque::new(),
             tx: broadcast::channel(HISTORY).0,
+            created: now_rfc3339(),
         }
     }
 }
@@ -57,6 +60,24 @@ fn meta<'a>(obj: &'a Value, field: &str) -> &'a str {
 }
 
 impl Store {
+    /// A copy for a dry run: same objects and counters, but no history and no watchers, so
+    /// nothing done to it is ever seen.
+    pub fn snapshot(&self) -> Store {
+        Store {
+            objects: self.objects.clone(),
+            declared_namespaces: self.declared_namespaces.clone(),
+            rv: self.rv,
+            uids: self.uids,
+            history: VecDeque::new(),
+            tx: broadcast::channel(1).0,
+            created: self.created.clone(),
+        }
+    }
+
+    pub fn created(&self) -> &str {
+        &self.created
+    }
+
     pub fn resource_version(&self) -> u64 {
         self.rv
     }

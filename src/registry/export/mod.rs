@@ -1,0 +1,53 @@
+//! Exports: the registry written in the formats other tools read. Every export is a pure
+//! function from [`Registry`] to text, deterministic (same registry, same bytes), and lists
+//! entries in registry order.
+
+pub mod ansible_vars;
+pub mod dnsmasq;
+pub mod hosts;
+pub mod markdown;
+pub mod metallb;
+
+use super::model::Registry;
+
+/// The export formats, as `lbip export <format>` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Hosts,
+    Dnsmasq,
+    Markdown,
+    AnsibleVars,
+    Metallb,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Hosts,
+        Format::Dnsmasq,
+        Format::Markdown,
+        Format::AnsibleVars,
+        Format::Metallb,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Hosts => "hosts",
+            Format::Dnsmasq => "dnsmasq",
+            Format::Markdown => "markdown",
+            Format::AnsibleVars => "ansible-vars",
+            Format::Metallb => "metallb",
+        }
+    }
+}
+
+/// The registry in `format`.
+pub fn render(registry: &Registry, format: Format) -> String {
+    match format {
+        Format::Hosts => hosts::render(registry),
+        Format::Dnsmasq => dnsmasq::render(registry),
+        Format::Markdown => markdown::render(registry),
+        Format::AnsibleVars => ansible_vars::render(registry),
+        Format::Metallb => metallb::render(registry),
+    }
+}

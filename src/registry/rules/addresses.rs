@@ -1,0 +1,211 @@
+//! Rules about each entry's IPs: inside a pool, outside reserved ranges, not `.0`/`.255`
+//! when the pool avoids them, inside the declared block.
+
+use super::at;
+use super::pools::unknown_block_hint;
+use crate::diagnostic::Finding;
+use crate::registry::model::{Entry, Located, Registry};
+use crate::registry::query::is_buggy;
+use std::net::IpAddr;
+
+pub fn check(reg: &Registry) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for entry in &reg.services {
+        for ip in &entry.ips {
+            ip_in_pools(reg, entry, ip, &mut out);
+        }
+        declared_block(reg, entry, &mut out);
+    }
+    out
+}
+
+fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Vec<Finding>) {
+    let id = entry.id();
+    let addr = ip.value;
+    match reg.pool_of(addr) {
+        None => {
+            let pools: Vec<String> = reg
+                .pools
+                .iter()
+                .map(|p| {
+                    let ranges: Vec<String> = p.ranges.ranges().map(|r| r.to_string()).collect();
+                    format!("{} ({})", p.name(), ranges.join(", "))
+                })
+                .collect();
+            let hint = if pools.is_empty() {
+                "the registry has no `pools`; add the MetalLB pool this address belongs to".into()
+            } else {
+                format!("pools: {}; run `lbip suggest` for a free address", pools.join("; "))
+            };
+            out.push(
+                at(
+                    Finding::error(
+                        "ip-outside-pool",
+                        format!("`{addr}` of `{id}` is outside every pool; MetalLB answers `is not allowed in config` and the Service stays pending"),
+                    ),
+                    ip,
+                )
+                .for_id(id)
+                .hint(hint),
+            );
+        }
+        Some(pool) if pool.avoid_buggy_ips && is_buggy(addr) => out.push(
+            at(
+                Finding::error(
+                    "ip-buggy",
+                    format!(
+                        "`{addr}` of `{id}` ends in .0 or .255, which pool `{}` avoids (avoidBuggyIPs: true); MetalLB refuses it",
+                        pool.name()
+                    ),
+                ),
+                ip,
+            )
+            .for_id(id)
+            .hint("pick another address (`lbip suggest`) or set avoidBuggyIPs: false on the pool"),
+        ),
+        Some(_) => {}
+    }
+    if let Some(res) = reg.reserved_range_of(addr) {
+        out.push(
+            at(
+                Finding::error(
+                    "ip-reserved",
+                    format!(
+                        "`{addr}` of `{id}` is inside reserved range `{}` (line {})",
+                        res.name.value, res.name.pos.line
+                    ),
+                ),
+                ip,
+            )
+            .for_id(id)
+            .hint("reserved addresses belong to DHCP, gateways or nodes; run `lbip suggest` for a free address"),
+        );
+    }
+}
+
+fn declared_block(reg: &Registry, entry: &Entry, out: &mut Vec<Finding>) {
+    let id = entry.id();
+    let Some(block_name) = &entry.block else {
+        // No block declared: worth a note when the registry groups addresses in blocks and
+        // this one falls in none of them.
+        if !reg.blocks.is_empty() {
+            for ip in &entry.ips {
+                if !reg.blocks.iter().any(|b| b.contains(ip.value))
+                    && reg.pool_of(ip.value).is_some()
+                {
+                    out.push(
+                        at(
+                            Finding::info(
+                                "ip-outside-blocks",
+                                format!("`{}` of `{id}` lies in no block", ip.value),
+                            ),
+                            ip,
+                        )
+                        .for_id(id),
+                    );
+                }
+            }
+        }
+        return;
+    };
+    let Some(block) = reg.block(&block_name.value) else {
+        out.push(
+            at(
+                Finding::error(
+                    "unknown-block",
+                    format!(
+                        "`{id}` names block `{}`, which the registry does not define",
+                        block_name.value
+                    ),
+                ),
+                block_name,
+            )
+            .for_id(id)
+            .hint(unknown_block_hint(reg, &block_name.value)),
+        );
+        return;
+    };
+    for ip in &entry.ips {
+        // A block of one family says nothing about the other family's address.
+        let family_covered = block.ranges().any(|r| r.is_ipv4() == ip.value.is_ipv4());
+        if family_covered && !block.contains(ip.value) {
+            let ranges: Vec<String> = block.ranges().map(|r| r.to_string()).collect();
+            out.push(
+                at(
+                    Finding::error(
+                        "ip-outside-block",
+                        format!(
+                            "`{}` of `{id}` is outside its block `{}` ({})",
+                            ip.value,
+                            block.name.value,
+                            ranges.join(", ")
+                        ),
+                    ),
+                    ip,
+                )
+                .for_id(id)
+                .hint(format!(
+                    "run `lbip suggest --block {}` for a free address in the block, or change `block:`",
+                    block.name.value
+                )),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::rules::test_support::{HEAD, found};
+
+    fn svc(body: &str) -> String {
+        format!("{HEAD}  web:\n    namespace: web\n{body}")
+    }
+
+    #[test]
+    fn an_ip_outside_every_pool_is_reported_at_the_ip() {
+        let t = svc("    ip: 10.0.1.5\n");
+        assert_eq!(found(&t, "ip-outside-pool"), [(14, 9, Some("web".into()))]);
+    }
+
+    #[test]
+    fn a_reserved_ip_is_reported() {
+        let t = svc("    ips: [10.0.0.3]\n");
+        assert_eq!(found(&t, "ip-reserved"), [(14, 11, Some("web".into()))]);
+    }
+
+    #[test]
+    fn buggy_ips_are_errors_only_when_the_pool_avoids_them() {
+        let t = svc("    ip: 10.0.0.255\n");
+        assert_eq!(found(&t, "ip-buggy"), [(14, 9, Some("web".into()))]);
+        let relaxed = t.replace("avoidBuggyIPs: true", "avoidBuggyIPs: false");
+        assert!(found(&relaxed, "ip-buggy").is_empty());
+    }
+
+    #[test]
+    fn an_ip_outside_its_block_is_reported() {
+        let t = svc("    ip: 10.0.0.20\n    block: web\n");
+        assert_eq!(found(&t, "ip-outside-block"), [(14, 9, Some("web".into()))]);
+        let inside = svc("    ip: 10.0.0.19\n    block: web\n");
+        assert!(found(&inside, "ip-outside-block").is_empty());
+    }
+
+    #[test]
+    fn an_unknown_block_suggests_the_closest_name() {
+        let t = svc("    ip: 10.0.0.12\n    block: wbe\n");
+        assert_eq!(found(&t, "unknown-block"), [(15, 12, Some("web".into()))]);
+        let f = crate::registry::rules::test_support::all(&t)
+            .into_iter()
+            .find(|f| f.code == "unknown-block")
+            .unwrap();
+        assert_eq!(f.hint.as_deref(), Some("did you mean `web`?"));
+    }
+
+    #[test]
+    fn an_ip_in_no_block_is_noted() {
+        let t = svc("    ip: 10.0.0.40\n");
+        assert_eq!(
+            found(&t, "ip-outside-blocks"),
+            [(14, 9, Some("web".into()))]
+        );
+    }
+}
