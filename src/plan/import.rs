@@ -16,7 +16,13 @@ pub fn import(observed: &Observed) -> String {
     y.push_str("# Drafted by `kubectl lbip import` from the cluster's current assignments.\n");
     y.push_str("# Review it, then run `lbip lint` and `kubectl lbip check`.\n");
     let _ = writeln!(y, "provider:\n  annotationPrefix: {}", prefix.as_str());
-    if let Some(pools) = observed.pools.as_ref().filter(|p| !p.is_empty()) {
+    let pools = observed.pools.as_ref().filter(|p| !p.is_empty());
+    if pools.is_none() {
+        y.push_str(
+            "# No MetalLB IPAddressPool was found: add `pools:` before `lbip lint` passes.\n",
+        );
+    }
+    if let Some(pools) = pools {
         y.push_str("pools:\n");
         for p in pools {
             let addrs: Vec<String> = p.addresses.iter().map(|a| quote(a)).collect();

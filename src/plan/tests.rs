@@ -283,7 +283,16 @@ fn reassign_moves_the_registered_holder_to_a_free_address() {
 
 #[test]
 fn import_writes_a_registry_that_loads_cleanly_and_matches_the_cluster() {
-    let observed = cluster(&[], vec![svc("demo", "whoami", &["192.168.1.230"], &[])]);
+    let mut observed = cluster(&[], vec![svc("demo", "whoami", &["192.168.1.230"], &[])]);
+    observed.pools = Some(vec![observed::ObservedPool {
+        namespace: "metallb-system".into(),
+        name: "homelab".into(),
+        addresses: vec!["192.168.1.200-192.168.1.250".into()],
+        auto_assign: true,
+        avoid_buggy_ips: false,
+        service_allocation: false,
+        labels: BTreeMap::new(),
+    }]);
     let text = import::import(&observed);
     let loaded = Loaded::from_text(&text, "imported.yaml").unwrap();
     assert!(
