@@ -110,6 +110,7 @@ pub mod codes {
     pub const NOT_IN_REGISTRY: &str = "not-in-registry";
     pub const MISSING_SERVICE: &str = "missing-service";
     pub const FOREIGN_CLASS: &str = "foreign-load-balancer-class";
+    pub const MISSING_SHARED_KEY: &str = "missing-shared-key";
 }
 
 pub(crate) fn ips_text(ips: &[IpAddr]) -> String {
@@ -354,6 +355,20 @@ fn service_row(
                     .for_id(e.id())
                     .hint("remove spec.loadBalancerClass, or run MetalLB with that --lb-class"),
                 );
+            }
+            if let Some(key) = e.shared_key() {
+                let annotation = registry.prefix.allow_shared_ip();
+                if svc.annotations.get(&annotation).map(String::as_str) != Some(key) {
+                    states.push(State::Misconfigured);
+                    findings.push(
+                        Finding::error(
+                            codes::MISSING_SHARED_KEY,
+                            format!("{who}: the registry shares its IP under key `{key}`, but `{annotation}` is not set to it; MetalLB will not let it share"),
+                        )
+                        .for_id(e.id())
+                        .hint("`kubectl lbip apply` sets it"),
+                    );
+                }
             }
             if !svc.assigned.is_empty() && svc.assigned != want {
                 states.push(State::Drift);

@@ -78,6 +78,9 @@ pub struct Step {
     pub clear_spec_ip: bool,
     /// The Service's resourceVersion when planned (apply sends it for optimistic concurrency).
     pub resource_version: Option<String>,
+    /// The registry's sharing key, written as `<prefix>/allow-shared-ip`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_key: Option<String>,
     /// Why, in words.
     pub reason: String,
 }
@@ -116,7 +119,14 @@ impl Step {
     /// The same step recomputed against a fresh copy of the Service (after a 409): same
     /// target, keys to remove taken from the fresh object. `None` when nothing is left to do.
     pub fn rebase(&self, fresh: &ObservedService, prefix: Prefix) -> Option<Step> {
-        let step = build_step(fresh, &self.to, self.action, prefix, self.reason.clone());
+        let step = build_step(
+            fresh,
+            &self.to,
+            self.action,
+            prefix,
+            self.shared_key.as_deref(),
+            self.reason.clone(),
+        );
         if step.is_noop_patch() && fresh.assigned == self.to {
             return None;
         }
@@ -156,6 +166,7 @@ fn build_step(
     to: &[IpAddr],
     action: Action,
     prefix: Prefix,
+    shared_key: Option<&str>,
     reason: String,
 ) -> Step {
     let wanted_key = prefix.load_balancer_ips();
@@ -164,17 +175,22 @@ fn build_step(
     if svc.annotations.get(&wanted_key) != Some(&value) {
         set.insert(wanted_key.clone(), value);
     }
+    let share_key = prefix.allow_shared_ip();
+    if let Some(key) = shared_key
+        && svc.annotations.get(&share_key).map(String::as_str) != Some(key)
+    {
+        set.insert(share_key.clone(), key.to_string());
+    }
     let remove: Vec<String> = svc
         .annotations
         .keys()
         .filter(|k| **k != wanted_key)
+        // Other-prefix IP requests, and every misspelled MetalLB key (never read by MetalLB,
+        // and the analysis reports them until they are gone).
         .filter(|k| {
             matches!(
                 metallb::classify(k),
-                Some(KeyKind::Exact(_, Suffix::LoadBalancerIps))
-                    | Some(KeyKind::Misspelled {
-                        meant: Suffix::LoadBalancerIps
-                    })
+                Some(KeyKind::Exact(_, Suffix::LoadBalancerIps)) | Some(KeyKind::Misspelled { .. })
             )
         })
         .cloned()
@@ -190,6 +206,7 @@ fn build_step(
         remove_annotations: remove,
         clear_spec_ip,
         resource_version: svc.resource_version.clone(),
+        shared_key: shared_key.map(String::from),
         reason,
     };
     if step.is_noop_patch() && action == Action::Pin {
@@ -244,6 +261,13 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         sim.requested.insert(key.clone(), s.requested_ips(reader));
         sim.services.insert(key, s);
     }
+    // The sharing key the registry gives a Service (only reassign's override drops it).
+    let shared_key = |key: &Key| -> Option<&str> {
+        if options.overrides.contains_key(key) {
+            return None;
+        }
+        registry.lookup(&key.0, &key.1).and_then(|e| e.shared_key())
+    };
     // Desired targets for Services lbip may change.
     let mut desired: BTreeMap<Key, Vec<IpAddr>> = BTreeMap::new();
     for (key, svc) in &sim.services {
@@ -264,7 +288,15 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         };
         let needs = svc.assigned != target
             || svc.requested_ips(reader) != target
-            || !build_step(svc, &target, Action::Pin, prefix, String::new()).is_noop_patch();
+            || !build_step(
+                svc,
+                &target,
+                Action::Pin,
+                prefix,
+                shared_key(key),
+                String::new(),
+            )
+            .is_noop_patch();
         if needs {
             desired.insert(key.clone(), target);
         }
@@ -307,7 +339,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             } else {
                 format!("registry says {}", ips_text(&to))
             };
-            let mut step = build_step(svc, &to, Action::Pin, prefix, reason);
+            let mut step = build_step(svc, &to, Action::Pin, prefix, shared_key(&key), reason);
             step.from = sim.assigned[&key].clone();
             if parked.contains(&key) {
                 // The parking step already wrote our keys; only the value changes now.
@@ -373,7 +405,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                         key.0,
                         key.1
                     );
-                    let mut step = build_step(holder, &to, Action::Evict, prefix, reason);
+                    let mut step = build_step(holder, &to, Action::Evict, prefix, None, reason);
                     step.from = sim.assigned[&squatter].clone();
                     sim.move_to(&squatter, &to);
                     plan.steps.push(step);
@@ -400,7 +432,14 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                     "scratch address: breaks the cycle over {}",
                     ips_text(&sim.assigned[&key])
                 );
-                let mut step = build_step(sim.services[&key], &to, Action::Scratch, prefix, reason);
+                let mut step = build_step(
+                    sim.services[&key],
+                    &to,
+                    Action::Scratch,
+                    prefix,
+                    None,
+                    reason,
+                );
                 step.from = sim.assigned[&key].clone();
                 sim.move_to(&key, &to);
                 parked.insert(key);

@@ -348,3 +348,48 @@ fn label_selectors_filter_services_like_kubectl() {
     assert!(!sel.matches(&labels(&[("app", "api"), ("canary", "")])));
     assert!(LabelSelector::parse("env in (a,b)").is_err());
 }
+
+#[test]
+fn entries_sharing_an_ip_get_the_sharing_key_and_do_not_block_each_other() {
+    let text = "pools:\n  - name: homelab\n    addresses: [192.168.1.200-192.168.1.250]\nservices:\n  dns-tcp: {namespace: dns, ip: 192.168.1.210, ports: [53/TCP], sharedKey: dns}\n  dns-udp: {namespace: dns, ip: 192.168.1.210, ports: [53/UDP], sharedKey: dns}\n";
+    let loaded = Loaded::from_text(text, "shared.yaml").unwrap();
+    assert!(
+        !crate::diagnostic::has_errors(&loaded.findings),
+        "{:?}",
+        loaded.findings
+    );
+    let reg = loaded.require_valid().unwrap();
+    let observed = Observed::new(
+        Scope::all(),
+        vec![
+            svc(
+                "dns",
+                "dns-tcp",
+                &["192.168.1.210"],
+                &[("metallb.io/loadBalancerIPs", "192.168.1.210")],
+            ),
+            svc("dns", "dns-udp", &[], &[]),
+        ],
+    );
+    let rows = analyze(&reg, &observed);
+    assert!(
+        rows[0]
+            .findings
+            .iter()
+            .any(|f| f.code == "missing-shared-key"),
+        "{:?}",
+        rows[0].findings
+    );
+    let p = plan(&reg, &observed, &PlanOptions::default());
+    assert!(p.blocked.is_empty(), "{:?}", p.blocked);
+    assert_eq!(p.steps.len(), 2);
+    for step in &p.steps {
+        assert_eq!(
+            step.set_annotations
+                .get("metallb.io/allow-shared-ip")
+                .map(String::as_str),
+            Some("dns"),
+            "{step:?}"
+        );
+    }
+}
