@@ -53,7 +53,12 @@ fn main() -> anyhow::Result<()> {
     }
     let cluster = TestCluster::start_blocking(opts)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ready {} kubeconfig={}", cluster.url(), cli.kubeconfig.display())?;
+    writeln!(
+        out,
+        "ready {} kubeconfig={}",
+        cluster.url(),
+        cli.kubeconfig.display()
+    )?;
     out.flush()?;
     drop(out);
     loop {

@@ -2,7 +2,10 @@
 //! plugin, an Ansible module and a CLI. The faces (in `faces`) only parse their input
 //! convention, call this library, and print in their output convention.
 
+pub mod cluster;
 pub mod diagnostic;
 pub mod faces;
+pub mod manifest;
 pub mod metallb;
+pub mod plan;
 pub mod registry;

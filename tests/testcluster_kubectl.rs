@@ -73,19 +73,49 @@ fn get_services_events_and_pools() {
     assert!(log.mutating().is_empty());
 
     let yaml = ok(&c, &["get", "svc", "mlflow", "-n", "mlflow", "-o", "yaml"]);
-    assert!(yaml.contains("kind: Service") && yaml.contains("- ip: 192.168.1.203"), "{yaml}");
+    assert!(
+        yaml.contains("kind: Service") && yaml.contains("- ip: 192.168.1.203"),
+        "{yaml}"
+    );
     let table = ok(&c, &["get", "svc", "-A"]);
-    assert!(table.contains("kubernetes-dashboard") && table.contains("seldon-system"), "{table}");
+    assert!(
+        table.contains("kubernetes-dashboard") && table.contains("seldon-system"),
+        "{table}"
+    );
     let err = fails(c.kubeconfig_path(), &["get", "svc", "nope", "-n", "mlflow"]);
-    assert!(err.contains(r#"Error from server (NotFound): services "nope" not found"#), "{err}");
+    assert!(
+        err.contains(r#"Error from server (NotFound): services "nope" not found"#),
+        "{err}"
+    );
 
     let events = ok(&c, &["get", "events", "-A"]);
-    assert!(events.contains("argo-workflows-server."), "{events}");
+    assert!(
+        events.contains("LoadBalancerFailed") && events.contains("service/argo-workflows-server"),
+        "{events}"
+    );
     let pools = ok(&c, &["get", "ipaddresspools", "-n", "metallb-system"]);
-    assert!(pools.contains("homelab"), "{pools}");
-    let pools: Value = serde_json::from_str(&ok(&c, &["get", "ipaddresspools", "-A", "-o", "json"])).unwrap();
-    assert_eq!(pools["items"][0]["spec"]["addresses"][0], "192.168.1.200-192.168.1.250");
-    let deploy = ok(&c, &["get", "deploy", "controller", "-n", "metallb-system", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    assert!(
+        pools.contains("homelab") && pools.contains("192.168.1.200-192.168.1.250"),
+        "{pools}"
+    );
+    let pools: Value =
+        serde_json::from_str(&ok(&c, &["get", "ipaddresspools", "-A", "-o", "json"])).unwrap();
+    assert_eq!(
+        pools["items"][0]["spec"]["addresses"][0],
+        "192.168.1.200-192.168.1.250"
+    );
+    let deploy = ok(
+        &c,
+        &[
+            "get",
+            "deploy",
+            "controller",
+            "-n",
+            "metallb-system",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    );
     assert_eq!(deploy, "quay.io/metallb/controller:v0.14.9");
 }
 
@@ -93,7 +123,18 @@ fn get_services_events_and_pools() {
 fn annotate_pins_and_the_simulator_answers() {
     let c = seeded();
     c.request_log().clear();
-    let out = ok(&c, &["annotate", "svc", "mlflow", "-n", "mlflow", "metallb.io/loadBalancerIPs=192.168.1.215", "--overwrite"]);
+    let out = ok(
+        &c,
+        &[
+            "annotate",
+            "svc",
+            "mlflow",
+            "-n",
+            "mlflow",
+            "metallb.io/loadBalancerIPs=192.168.1.215",
+            "--overwrite",
+        ],
+    );
     assert_eq!(out.trim(), "service/mlflow annotated");
     let patches = c.request_log().mutating();
     assert_eq!(patches.len(), 1);
@@ -101,18 +142,118 @@ fn annotate_pins_and_the_simulator_answers() {
     assert!(patches[0].query.contains("fieldManager=kubectl-annotate"));
     // The dashboard squats on .215, so MLflow is now pending.
     assert!(c.lb_ips("mlflow", "mlflow").is_empty());
-    let events: Value = serde_json::from_str(&ok(&c, &["get", "events", "-n", "mlflow", "-o", "json"])).unwrap();
+    let events: Value =
+        serde_json::from_str(&ok(&c, &["get", "events", "-n", "mlflow", "-o", "json"])).unwrap();
     let last = events["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["reason"], "AllocationFailed");
-    assert!(last["message"].as_str().unwrap().contains("address also in use by kubernetes-dashboard/kubernetes-dashboard"));
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("address also in use by kubernetes-dashboard/kubernetes-dashboard")
+    );
 
-    ok(&c, &["annotate", "svc", "kubernetes-dashboard", "-n", "kubernetes-dashboard", "metallb.io/loadBalancerIPs=192.168.1.208"]);
-    assert_eq!(c.lb_ips("kubernetes-dashboard", "kubernetes-dashboard"), ["192.168.1.208"]);
+    ok(
+        &c,
+        &[
+            "annotate",
+            "svc",
+            "kubernetes-dashboard",
+            "-n",
+            "kubernetes-dashboard",
+            "metallb.io/loadBalancerIPs=192.168.1.208",
+        ],
+    );
+    assert_eq!(
+        c.lb_ips("kubernetes-dashboard", "kubernetes-dashboard"),
+        ["192.168.1.208"]
+    );
     assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.215"]);
+    // A server-side dry run answers with the result but changes nothing.
+    let rv = c.resource_version();
+    c.request_log().clear();
+    let out = ok(
+        &c,
+        &[
+            "annotate",
+            "svc",
+            "minio",
+            "-n",
+            "minio",
+            "lbip/owner=x",
+            "--dry-run=server",
+            "-o",
+            "json",
+        ],
+    );
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["metadata"]["annotations"]["lbip/owner"], "x");
+    assert_eq!(c.resource_version(), rv);
+    assert!(
+        c.get_service("minio", "minio").unwrap()["metadata"]["annotations"]
+            .get("lbip/owner")
+            .is_none()
+    );
+    assert!(
+        c.request_log()
+            .mutating()
+            .last()
+            .unwrap()
+            .query
+            .contains("dryRun=All")
+    );
     // Without --overwrite an existing key is refused client-side: nothing is sent.
     c.request_log().clear();
-    fails(c.kubeconfig_path(), &["annotate", "svc", "mlflow", "-n", "mlflow", "metallb.io/loadBalancerIPs=192.168.1.216"]);
+    fails(
+        c.kubeconfig_path(),
+        &[
+            "annotate",
+            "svc",
+            "mlflow",
+            "-n",
+            "mlflow",
+            "metallb.io/loadBalancerIPs=192.168.1.216",
+        ],
+    );
     assert!(c.request_log().mutating().is_empty());
+}
+
+#[test]
+fn watch_streams_changes_until_killed() {
+    let c = seeded();
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig_path())
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .args(["get", "svc", "-n", "mlflow", "-w"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait = std::time::Duration::from_secs(10);
+    let next = || rx.recv_timeout(wait).expect("kubectl -w printed nothing");
+    assert!(next().starts_with("NAME"));
+    assert!(next().contains("192.168.1.203"));
+    // Ask for the dashboard's IP: MetalLB clears MLflow's, and the watch shows it pending.
+    c.patch_service("mlflow", "mlflow", serde_json::json!({"metadata": {"annotations": {"metallb.io/loadBalancerIPs": "192.168.1.215"}}}))
+        .unwrap();
+    let pending = (0..4).map(|_| next()).find(|l| l.contains("<pending>"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(pending.is_some());
+    assert_eq!(c.request_log().count(Verb::Watch, "services"), 1);
 }
 
 const APP: &str = "apiVersion: v1
@@ -146,35 +287,81 @@ fn apply_creates_then_strategic_merges() {
     let f = file.to_str().unwrap();
     std::fs::write(&file, APP).unwrap();
     let out = ok(&c, &["apply", "-f", f]);
-    assert!(out.contains("service/web created") && out.contains("ipaddresspool.metallb.io/extra created"), "{out}");
+    assert!(
+        out.contains("service/web created")
+            && out.contains("ipaddresspool.metallb.io/extra created"),
+        "{out}"
+    );
     let before = c.get_service("demo", "web").unwrap();
     assert_eq!(c.lb_ips("demo", "web"), ["192.168.1.206"]);
 
-    std::fs::write(&file, APP.replace("port: 8080", "port: 9090").replace("10.10.0.0/30", "10.10.0.0/29")).unwrap();
+    std::fs::write(
+        &file,
+        APP.replace("port: 8080", "port: 9090")
+            .replace("10.10.0.0/30", "10.10.0.0/29"),
+    )
+    .unwrap();
     let out = ok(&c, &["apply", "-f", f]);
-    assert!(out.contains("service/web configured") && out.contains("ipaddresspool.metallb.io/extra configured"), "{out}");
+    assert!(
+        out.contains("service/web configured")
+            && out.contains("ipaddresspool.metallb.io/extra configured"),
+        "{out}"
+    );
     let after = c.get_service("demo", "web").unwrap();
     let ports = after["spec"]["ports"].as_array().unwrap();
     assert_eq!(ports.len(), 2, "{ports:?}");
-    assert_eq!((ports[0]["name"].as_str(), ports[0]["port"].as_i64()), (Some("http"), Some(9090)));
+    assert_eq!(
+        (ports[0]["name"].as_str(), ports[0]["port"].as_i64()),
+        (Some("http"), Some(9090))
+    );
     // The unchanged port keeps its server-assigned nodePort.
     assert_eq!(ports[1]["nodePort"], before["spec"]["ports"][1]["nodePort"]);
-    let pool = c.get_object("metallb.io/v1beta1", "IPAddressPool", "metallb-system", "extra").unwrap();
+    let pool = c
+        .get_object(
+            "metallb.io/v1beta1",
+            "IPAddressPool",
+            "metallb-system",
+            "extra",
+        )
+        .unwrap();
     assert_eq!(pool["spec"]["addresses"][0], "10.10.0.0/29");
 
     let out = ok(&c, &["apply", "-f", f]);
     assert!(out.contains("service/web unchanged"), "{out}");
 
     // MetalLB's webhook refuses an overlapping pool.
-    std::fs::write(&file, APP.split("---").nth(1).unwrap().replace("name: extra", "name: clash")).unwrap();
+    std::fs::write(
+        &file,
+        APP.split("---")
+            .nth(1)
+            .unwrap()
+            .replace("name: extra", "name: clash"),
+    )
+    .unwrap();
     let err = fails(c.kubeconfig_path(), &["apply", "-f", f]);
-    assert!(err.contains(r#"CIDR "10.10.0.0/30" overlaps with already defined CIDR "10.10.0.0/29""#), "{err}");
+    assert!(
+        err.contains(r#"CIDR "10.10.0.0/30" overlaps with already defined CIDR "10.10.0.0/29""#),
+        "{err}"
+    );
 
     // Server-side apply is an upsert.
-    std::fs::write(&file, APP.split("---").next().unwrap().replace("name: web", "name: ssa")).unwrap();
+    std::fs::write(
+        &file,
+        APP.split("---")
+            .next()
+            .unwrap()
+            .replace("name: web", "name: ssa"),
+    )
+    .unwrap();
     let out = ok(&c, &["apply", "--server-side", "-f", f]);
     assert!(out.contains("service/ssa serverside-applied"), "{out}");
-    assert_eq!(c.get_service("demo", "ssa").unwrap()["spec"]["ports"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.get_service("demo", "ssa").unwrap()["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -187,7 +374,10 @@ fn auth_rbac_and_faults_as_kubectl_reports_them() {
     assert!(err.contains("You must be logged in to the server"), "{err}");
 
     c.deny(Verb::Patch, "services", Some("mlflow"));
-    let err = fails(c.kubeconfig_path(), &["annotate", "svc", "mlflow", "-n", "mlflow", "a=b"]);
+    let err = fails(
+        c.kubeconfig_path(),
+        &["annotate", "svc", "mlflow", "-n", "mlflow", "a=b"],
+    );
     assert!(
         err.contains(r#"Error from server (Forbidden): services "mlflow" is forbidden: User "lbip-test" cannot patch resource "services" in API group "" in the namespace "mlflow""#),
         "{err}"
@@ -198,6 +388,7 @@ fn auth_rbac_and_faults_as_kubectl_reports_them() {
     assert!(err.contains("Error from server (InternalError)"), "{err}");
     ok(&c, &["get", "svc", "-A"]);
 
-    let certs = TestCluster::start_blocking(Options::default().client_cert().seed_path(SEED)).unwrap();
+    let certs =
+        TestCluster::start_blocking(Options::default().client_cert().seed_path(SEED)).unwrap();
     assert!(ok(&certs, &["get", "svc", "-n", "minio"]).contains("minio"));
 }

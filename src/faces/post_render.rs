@@ -1,15 +1,202 @@
-//! `lbip post-render` (not written yet).
+//! `lbip post-render`: the Helm post-renderer face.
+//!
+//! Helm pipes the rendered manifests in on stdin and takes stdout as the release manifest.
+//! This face reads stdin whole, calls [`crate::manifest::post_render`], and writes the result
+//! with as few writes as possible (unchanged documents are slices of the input buffer).
+//! Any error means nothing on stdout and a non-zero exit, so Helm never applies a half-pinned
+//! stream.
+//!
+//! Helm 4 runs post-renderer plugins with stderr captured and never shown, so when
+//! `HELM_PLUGIN_NAME` is set every message also goes to the controlling terminal (when one
+//! can be opened) and is appended to a log file (see [`log_path`]).
 
+use crate::diagnostic::render_line;
 use crate::faces::common::RegistryArg;
+use crate::faces::exit;
+use crate::manifest::{self, Options, Unpinned};
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub registry: RegistryArg,
+    /// Namespace of Services without metadata.namespace (the release namespace)
+    /// [default: $HELM_NAMESPACE]
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// What to do with a LoadBalancer Service that is not in the registry
+    #[arg(long, value_enum, default_value_t = Unpinned::Fail, value_name = "POLICY")]
+    pub unpinned: Unpinned,
+    /// Write nothing; exit 0 when the stream is fully pinned and nothing would change, else
+    /// 1, listing what would change on stderr
+    #[arg(long)]
+    pub check: bool,
 }
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("error: `lbip post-render` is not implemented yet");
-    ExitCode::from(crate::faces::exit::ERROR)
+/// The variable Helm 4 sets for a plugin; its presence means stderr is never shown.
+pub const HELM_PLUGIN_ENV: &str = "HELM_PLUGIN_NAME";
+/// Overrides where the post-render log goes.
+pub const LOG_ENV: &str = "LBIP_LOG";
+
+pub fn run(args: Args) -> ExitCode {
+    let reporter = Reporter::from_env();
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut input) {
+        reporter.error(&format!("error: cannot read the manifests from stdin: {e}"));
+        return ExitCode::from(exit::ERROR);
+    }
+    let registry = match args
+        .registry
+        .load()
+        .map_err(|e| e.to_string())
+        .and_then(|l| l.require_valid().map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            reporter.error(&format!("error: lbip post-render: {e}"));
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let namespace = args.namespace.filter(|n| !n.is_empty()).or_else(|| {
+        std::env::var("HELM_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty())
+    });
+    let opts = Options {
+        namespace,
+        unpinned: args.unpinned,
+    };
+    let outcome = match manifest::post_render(&input, &registry, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            reporter.error(&format!(
+                "lbip post-render refused the manifests (nothing was written):\n{e}"
+            ));
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let warnings: Vec<String> = outcome.findings.iter().map(render_line).collect();
+    if !warnings.is_empty() {
+        reporter.warn(&warnings.join("\n"));
+    }
+    if args.check {
+        if outcome.fully_pinned() {
+            return ExitCode::from(exit::OK);
+        }
+        let mut lines: Vec<String> = outcome
+            .changes
+            .iter()
+            .map(|c| format!("would change: {c}"))
+            .collect();
+        lines.extend(
+            outcome.unpinned.iter().map(|s| {
+                format!("not pinned: Service {s} is a LoadBalancer with no registry entry")
+            }),
+        );
+        reporter.warn(&lines.join("\n"));
+        return ExitCode::from(exit::FINDINGS);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if let Err(e) = outcome
+        .write_to(&input, &mut out)
+        .and_then(|()| out.flush())
+    {
+        reporter.error(&format!("error: cannot write the manifests to stdout: {e}"));
+        return ExitCode::from(exit::ERROR);
+    }
+    ExitCode::from(exit::OK)
+}
+
+/// Where messages go: stderr always; under Helm 4 also the terminal and the log file.
+struct Reporter {
+    plugin: bool,
+}
+
+impl Reporter {
+    fn from_env() -> Self {
+        Reporter {
+            plugin: std::env::var_os(HELM_PLUGIN_ENV).is_some_and(|v| !v.is_empty()),
+        }
+    }
+
+    fn error(&self, message: &str) {
+        self.emit(message, true);
+    }
+
+    fn warn(&self, message: &str) {
+        self.emit(message, false);
+    }
+
+    fn emit(&self, message: &str, is_error: bool) {
+        eprintln!("{message}");
+        if !self.plugin {
+            return;
+        }
+        let mut shown = format!("{message}\n");
+        if let Some(path) = log_path()
+            && append_log(&path, message).is_ok()
+            && is_error
+        {
+            shown.push_str(&format!("(also logged to {})\n", path.display()));
+        }
+        // Helm 4 hides stderr; the controlling terminal still reaches the person at it.
+        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+            let _ = tty.write_all(shown.as_bytes());
+        }
+    }
+}
+
+/// The post-render log: `$LBIP_LOG`, else `$XDG_STATE_HOME/lbip/post-render.log`, else
+/// `$HOME/.local/state/lbip/post-render.log`; `None` when none of them is set.
+pub fn log_path() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(p) = var(LOG_ENV) {
+        return Some(p);
+    }
+    let state = var("XDG_STATE_HOME").or_else(|| var("HOME").map(|h| h.join(".local/state")))?;
+    Some(state.join("lbip").join("post-render.log"))
+}
+
+fn append_log(path: &std::path::Path, message: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let plugin = std::env::var(HELM_PLUGIN_ENV).unwrap_or_default();
+    writeln!(f, "--- {} (helm plugin {plugin})\n{message}", utc_now())
+}
+
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ` (no date crate needed for a log stamp).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -1,7 +1,32 @@
-//! The Ansible module face (not written yet).
+//! The Ansible module face.
+//!
+//! Ansible runs a compiled module as `<tmp>/AnsiballZ_lbip <tmp>/args`: one argument, a flat
+//! JSON args file (task options plus `_ansible_*` keys). The module answers with exactly one
+//! JSON object on stdout; Ansible ignores the exit code when stdout is JSON. Ansible does no
+//! option checking and cannot know whether a binary supports check mode, so this face
+//! validates its options itself (`args`) and honours `_ansible_check_mode` in every state.
+//!
+//! Each state is one file and only calls the library: `linted` and `facts` read the registry,
+//! `pinned` and `checked` run the cluster plan of `kubectl lbip apply/check`, `rendered` runs
+//! the post-renderer's rewrite on a file.
 
+pub mod args;
+mod checked;
+mod cluster;
+mod facts;
+mod linted;
+mod pinned;
+mod rendered;
+pub mod result;
+
+use crate::diagnostic::{Finding, render_line};
+use crate::registry::{self, Loaded};
+use args::{ModuleArgs, State};
+use result::ModuleResult;
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// True when invoked with one argument that is a JSON args file carrying `_ansible_*` keys.
 pub fn is_args_file_invocation(args: &[OsString]) -> bool {
@@ -15,7 +40,139 @@ pub fn is_args_file_invocation(args: &[OsString]) -> bool {
     trimmed.starts_with('{') && trimmed.contains("\"_ansible_")
 }
 
-pub fn main(_args: Vec<OsString>) -> ExitCode {
-    println!("{{\"failed\": true, \"msg\": \"the lbip Ansible module is not implemented yet\"}}");
-    ExitCode::from(crate::faces::exit::OK)
+/// Runs the module: reads the args file named by `args[1]`, prints one JSON result.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    install_panic_hook();
+    let result = std::panic::catch_unwind(|| run(&args))
+        // The hook has already printed the failed result; this one is not printed.
+        .unwrap_or_else(|_| ModuleResult::fail("lbip panicked"));
+    emit(&result.to_json());
+    // Like a Python module's fail_json; Ansible reads the JSON and ignores the code.
+    ExitCode::from(if result.failed {
+        crate::faces::exit::FINDINGS
+    } else {
+        crate::faces::exit::OK
+    })
+}
+
+/// Set once the one JSON object has been printed: nothing may follow it.
+static EMITTED: AtomicBool = AtomicBool::new(false);
+
+/// Prints `json` on stdout unless a result was printed already (by the panic hook).
+fn emit(json: &str) {
+    if EMITTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{json}");
+    let _ = out.flush();
+}
+
+/// A panic (ours or a dependency's, on any thread) still yields a valid failed result, so
+/// Ansible shows "lbip panicked: ..." instead of "Module result deserialization failed".
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_string());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let result = ModuleResult::fail(format!(
+            "lbip panicked{at}: {what} (this is a bug in lbip; please report it)"
+        ));
+        emit(&result.to_json());
+    }));
+}
+
+fn run(argv: &[OsString]) -> ModuleResult {
+    let Some(path) = argv.get(1) else {
+        return ModuleResult::fail(
+            "lbip runs as an Ansible module with one argument, the JSON args file; \
+             use it from a playbook (library/lbip) or run `lbip --help` for the CLI",
+        );
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return ModuleResult::fail(format!(
+                "cannot read the args file {}: {e}",
+                std::path::Path::new(path).display()
+            ));
+        }
+    };
+    let args = match args::parse(&text, args::registry_from_env()) {
+        Ok(a) => a,
+        Err(msg) => return ModuleResult::fail(msg),
+    };
+    let mut result = dispatch(&args);
+    for option in &args.unused {
+        result.warnings.push(format!(
+            "option {option} is not used with state={}",
+            args.state.as_str()
+        ));
+    }
+    result
+}
+
+fn dispatch(args: &ModuleArgs) -> ModuleResult {
+    match args.state {
+        State::Linted => linted::run(args),
+        State::Facts => facts::run(args),
+        State::Pinned => pinned::run(args),
+        State::Checked => checked::run(args),
+        State::Rendered => rendered::run(args),
+    }
+}
+
+/// `path:line:col: error: message (hint) [code]`: a finding as one line that still says where.
+pub(crate) fn located_line(f: &Finding, path: &str) -> String {
+    let at = match (f.line, f.column) {
+        (Some(l), Some(c)) => format!("{path}:{l}:{c}: "),
+        _ => format!("{path}: "),
+    };
+    format!("{at}{} [{}]", render_line(f), f.code)
+}
+
+/// Reads and lints the registry; a registry that cannot be read is a failed result.
+fn read_registry(args: &ModuleArgs) -> Result<Loaded, Box<ModuleResult>> {
+    registry::load_path(&args.registry).map_err(|e| Box::new(ModuleResult::fail(e.to_string())))
+}
+
+/// The registry, refused (like every face refuses it) when lint finds errors. The Ok side
+/// carries the registry's warnings for the result.
+fn valid_registry(
+    args: &ModuleArgs,
+) -> Result<(registry::Registry, Vec<Finding>, String), Box<ModuleResult>> {
+    let loaded = read_registry(args)?;
+    let path = loaded.path.clone();
+    let warnings: Vec<Finding> = loaded
+        .findings
+        .iter()
+        // Lint's notes (free addresses) belong to state=linted, not to every task.
+        .filter(|f| f.severity == crate::diagnostic::Severity::Warning)
+        .cloned()
+        .collect();
+    match loaded.require_valid() {
+        Ok(registry) => Ok((registry, warnings, path)),
+        Err(invalid) => {
+            let first = invalid
+                .errors
+                .first()
+                .map(|f| format!(": {}", located_line(f, &invalid.path)))
+                .unwrap_or_default();
+            Err(Box::new(ModuleResult::fail(format!(
+                "the registry {} has {} error(s); fix them first (state=linted or `lbip lint -r {}` shows them){first}",
+                invalid.path,
+                invalid.errors.len(),
+                invalid.path
+            ))
+            .with_findings(invalid.errors)
+            .with("stdout", invalid.rendered)))
+        }
+    }
 }

@@ -13,22 +13,36 @@ use crate::resources::{POOLS, ResourceDef, SERVICES};
 use crate::servicelb::ServiceLb;
 use crate::store::{Store, now_rfc3339};
 
+/// A PATCH: its type and body, whether it targets `/status`, and the field manager.
+pub struct PatchRequest<'a> {
+    pub ty: PatchType,
+    pub body: &'a Value,
+    pub status: bool,
+    pub manager: Option<&'a str>,
+}
+
 pub struct State {
     pub store: Store,
     pub metallb: Option<MetalLb>,
     pub servicelb: Option<ServiceLb>,
+    /// MetalLB's validating webhook for pools; on whenever MetalLB runs.
+    pool_webhook: bool,
     next_cluster_ip: u32,
     next_node_port: u32,
 }
 
 fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
-    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 impl State {
     pub fn new(metallb: Option<MetallbVersion>, servicelb: Option<ServiceLb>) -> State {
         State {
             store: Store::default(),
+            pool_webhook: metallb.is_some(),
             metallb: metallb.map(MetalLb::new),
             servicelb,
             next_cluster_ip: 10,
@@ -36,18 +50,45 @@ impl State {
         }
     }
 
-    pub fn create(&mut self, def: &'static ResourceDef, ns: &str, mut obj: Value, manager: Option<&str>) -> Result<Value, ApiError> {
+    /// A throw-away copy for `dryRun=All`: admission runs, controllers do not, and nothing
+    /// reaches the real store or its watchers.
+    pub fn dry_run_copy(&self) -> State {
+        State {
+            store: self.store.snapshot(),
+            metallb: None,
+            servicelb: None,
+            pool_webhook: self.pool_webhook,
+            next_cluster_ip: self.next_cluster_ip,
+            next_node_port: self.next_node_port,
+        }
+    }
+
+    pub fn create(
+        &mut self,
+        def: &'static ResourceDef,
+        ns: &str,
+        mut obj: Value,
+        manager: Option<&str>,
+    ) -> Result<Value, ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the body of the request must be an object"));
+            return Err(ApiError::bad_request(
+                "the body of the request must be an object",
+            ));
         }
         let body_ns = meta_str(&obj, "namespace");
         if !body_ns.is_empty() && body_ns != ns {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
         obj["metadata"]["namespace"] = json!(ns);
         obj["apiVersion"] = json!(def.api_version());
         if meta_str(&obj, "name").is_empty() && !meta_str(&obj, "generateName").is_empty() {
-            let name = format!("{}{:05x}", meta_str(&obj, "generateName"), self.store.resource_version() + 1);
+            let name = format!(
+                "{}{:05x}",
+                meta_str(&obj, "generateName"),
+                self.store.resource_version() + 1
+            );
             obj["metadata"]["name"] = json!(name);
         }
         if let Some(m) = obj["metadata"].as_object_mut() {
@@ -55,7 +96,9 @@ impl State {
             m.remove("uid");
             m.remove("creationTimestamp");
         }
-        if def.status && let Some(m) = obj.as_object_mut() {
+        if def.status
+            && let Some(m) = obj.as_object_mut()
+        {
             // Like the real API server, a create never sets status.
             m.remove("status");
         }
@@ -67,10 +110,19 @@ impl State {
         Ok(created)
     }
 
-    pub fn update(&mut self, def: &'static ResourceDef, ns: &str, name: &str, mut obj: Value, status: bool) -> Result<Value, ApiError> {
+    pub fn update(
+        &mut self,
+        def: &'static ResourceDef,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        status: bool,
+    ) -> Result<Value, ApiError> {
         let current = self.get(def, ns, name)?;
         if meta_str(&obj, "name") != name {
-            return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
+            return Err(ApiError::bad_request(
+                "the name of the object does not match the name on the URL",
+            ));
         }
         let rv = meta_str(&obj, "resourceVersion");
         if !rv.is_empty() && rv != meta_str(&current, "resourceVersion") {
@@ -86,11 +138,14 @@ impl State {
         def: &'static ResourceDef,
         ns: &str,
         name: &str,
-        ty: PatchType,
-        patch: &Value,
-        status: bool,
-        manager: Option<&str>,
+        req: PatchRequest,
     ) -> Result<(Value, bool), ApiError> {
+        let PatchRequest {
+            ty,
+            body: patch,
+            status,
+            manager,
+        } = req;
         if ty == PatchType::Strategic && !def.builtin() {
             return Err(ApiError::new(
                 415,
@@ -108,15 +163,22 @@ impl State {
             }
             (None, _) => return Err(ApiError::not_found(&def.qualified(), name)),
         };
-        if let Some(rv) = patch.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+        if let Some(rv) = patch
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
             && rv != meta_str(&current, "resourceVersion")
         {
             return Err(ApiError::conflict(&def.qualified(), name));
         }
         let mut doc = current.clone();
         patch::apply(&mut doc, ty, patch)?;
-        let op = if ty == PatchType::Apply { "Apply" } else { "Update" };
-        self.write(def, current, doc, status, manager.map(|m| (m, op))).map(|(v, _)| (v, false))
+        let op = if ty == PatchType::Apply {
+            "Apply"
+        } else {
+            "Update"
+        };
+        self.write(def, current, doc, status, manager.map(|m| (m, op)))
+            .map(|(v, _)| (v, false))
     }
 
     /// Stores `next` as the new version of `current`: only status through the status
@@ -155,19 +217,33 @@ impl State {
         }
         self.admit(def, &obj)?;
         let stored = self.store.replace(def, obj);
-        let (ns, name) = (meta_str(&stored, "namespace").to_string(), meta_str(&stored, "name").to_string());
+        let (ns, name) = (
+            meta_str(&stored, "namespace").to_string(),
+            meta_str(&stored, "name").to_string(),
+        );
         self.react(def, &ns, &name, false);
         Ok((stored, true))
     }
 
-    pub fn delete(&mut self, def: &'static ResourceDef, ns: &str, name: &str) -> Result<Value, ApiError> {
-        let gone = self.store.remove(def, ns, name).ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
+    pub fn delete(
+        &mut self,
+        def: &'static ResourceDef,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let gone = self
+            .store
+            .remove(def, ns, name)
+            .ok_or_else(|| ApiError::not_found(&def.qualified(), name))?;
         self.react(def, ns, name, true);
         Ok(gone)
     }
 
     pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Result<Value, ApiError> {
-        self.store.get(def, ns, name).cloned().ok_or_else(|| ApiError::not_found(&def.qualified(), name))
+        self.store
+            .get(def, ns, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&def.qualified(), name))
     }
 
     /// Inserts an object as found in a seed file: status and metadata are kept, so a seed can
@@ -193,7 +269,12 @@ impl State {
                 .store
                 .list(SERVICES, None)
                 .into_iter()
-                .map(|v| (meta_str(v, "namespace").to_string(), meta_str(v, "name").to_string()))
+                .map(|v| {
+                    (
+                        meta_str(v, "namespace").to_string(),
+                        meta_str(v, "name").to_string(),
+                    )
+                })
                 .collect();
             for (ns, name) in keys {
                 s.service_changed(&mut self.store, &ns, &name);
@@ -227,14 +308,23 @@ impl State {
 
     /// Admission: MetalLB's validating webhook for IPAddressPools.
     fn admit(&self, def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
-        if def != POOLS || self.metallb.is_none() {
+        if def != POOLS || !self.pool_webhook {
             return Ok(());
         }
         let deny = |msg: String| {
-            ApiError::new(403, "Forbidden", format!("admission webhook \"ipaddresspoolvalidationwebhook.metallb.io\" denied the request: {msg}"))
+            ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "admission webhook \"ipaddresspoolvalidationwebhook.metallb.io\" denied the request: {msg}"
+                ),
+            )
         };
         if meta_str(obj, "namespace") != metallb::NAMESPACE {
-            return Err(deny(format!("resource must be created in {} namespace", metallb::NAMESPACE)));
+            return Err(deny(format!(
+                "resource must be created in {} namespace",
+                metallb::NAMESPACE
+            )));
         }
         let pool = Pool::parse(obj).map_err(deny)?;
         let others = load_pools(&self.store);
@@ -247,7 +337,10 @@ impl State {
         if def != SERVICES {
             return;
         }
-        let old_spec = old.and_then(|o| o.get("spec")).cloned().unwrap_or(json!({}));
+        let old_spec = old
+            .and_then(|o| o.get("spec"))
+            .cloned()
+            .unwrap_or(json!({}));
         let spec = &mut obj["spec"];
         let keep = |spec: &mut Value, field: &str, fallback: Value| {
             if spec.get(field).is_none_or(|v| v.is_null() || v == "") {
@@ -255,7 +348,9 @@ impl State {
             }
         };
         keep(spec, "type", json!("ClusterIP"));
-        if spec.get("clusterIP").is_none_or(|v| v.is_null() || v == "") && old_spec.get("clusterIP").is_none() {
+        if spec.get("clusterIP").is_none_or(|v| v.is_null() || v == "")
+            && old_spec.get("clusterIP").is_none()
+        {
             self.next_cluster_ip += 1;
             let n = self.next_cluster_ip;
             spec["clusterIP"] = json!(format!("10.43.{}.{}", n / 250, n % 250 + 1));
@@ -275,7 +370,11 @@ impl State {
         if ty == "LoadBalancer" {
             keep(spec, "allocateLoadBalancerNodePorts", json!(true));
         }
-        let old_ports = old_spec.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
+        let old_ports = old_spec
+            .get("ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
             for p in ports {
                 if p.get("protocol").is_none() {
@@ -285,7 +384,9 @@ impl State {
                     p["targetPort"] = p["port"].clone();
                 }
                 if external && p.get("nodePort").is_none() {
-                    let prev = old_ports.iter().find(|o| o["port"] == p["port"] && o["protocol"] == p["protocol"]);
+                    let prev = old_ports
+                        .iter()
+                        .find(|o| o["port"] == p["port"] && o["protocol"] == p["protocol"]);
                     p["nodePort"] = match prev.and_then(|o| o.get("nodePort")) {
                         Some(np) => np.clone(),
                         None => {
@@ -308,7 +409,8 @@ fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
     let Some(manager) = manager else { return };
     let api_version = obj.get("apiVersion").cloned().unwrap_or(Value::Null);
     let entry = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
-        "time": now_rfc3339(), "fieldsType": "FieldsV1"});
+        "time": now_rfc3339(), "fieldsType": "FieldsV1",
+        "fieldsV1": {}});
     let list = &mut obj["metadata"]["managedFields"];
     if !list.is_array() {
         *list = json!([]);
@@ -316,5 +418,33 @@ fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
     if let Some(items) = list.as_array_mut() {
         items.retain(|e| !(e["manager"] == manager && e["operation"] == operation));
         items.push(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_leaves_the_live_state_alone() {
+        let mut live = State::new(Some(MetallbVersion::default()), None);
+        let svc = json!({"metadata": {"name": "a"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}});
+        live.create(SERVICES, "n", svc, None).unwrap();
+        let rv = live.store.resource_version();
+        let body = json!({"metadata": {"annotations": {"x": "y"}}});
+        let req = PatchRequest {
+            ty: PatchType::Merge,
+            body: &body,
+            status: false,
+            manager: None,
+        };
+        let (out, _) = live.dry_run_copy().patch(SERVICES, "n", "a", req).unwrap();
+        assert_eq!(out["metadata"]["annotations"]["x"], "y");
+        assert_eq!(live.store.resource_version(), rv);
+        assert!(
+            live.store.get(SERVICES, "n", "a").unwrap()["metadata"]
+                .get("annotations")
+                .is_none()
+        );
     }
 }

@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use crate::resources::{RESOURCES, ResourceDef};
 
-const VERBS: [&str; 8] = ["create", "delete", "get", "list", "patch", "update", "watch", "deletecollection"];
+const VERBS: [&str; 7] = [
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 pub fn version() -> Value {
     json!({
@@ -47,29 +49,46 @@ fn entry(d: &ResourceDef) -> Vec<Value> {
         "verbs": VERBS, "shortNames": d.short_names,
     })];
     if d.status {
-        out.push(json!({"name": format!("{}/status", d.plural), "singularName": "", "namespaced": true,
-            "kind": d.kind, "verbs": ["get", "patch", "update"]}));
+        out.push(
+            json!({"name": format!("{}/status", d.plural), "singularName": "", "namespaced": true,
+            "kind": d.kind, "verbs": ["get", "patch", "update"]}),
+        );
     }
     out
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`; `None` for an unknown group version.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let mut resources: Vec<Value> =
-        RESOURCES.iter().filter(|d| d.group == group && d.version == version).flat_map(entry).collect();
+    let mut resources: Vec<Value> = RESOURCES
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .flat_map(entry)
+        .collect();
     if group.is_empty() && version == "v1" {
-        resources.push(json!({"name": "namespaces", "singularName": "namespace", "namespaced": false,
-            "kind": "Namespace", "verbs": ["get", "list"], "shortNames": ["ns"]}));
+        resources.push(
+            json!({"name": "namespaces", "singularName": "namespace", "namespaced": false,
+            "kind": "Namespace", "verbs": ["get", "list"], "shortNames": ["ns"]}),
+        );
     }
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 fn openapi_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 pub fn openapi_index() -> Value {
@@ -78,7 +97,10 @@ pub fn openapi_index() -> Value {
     gvs.extend(group_versions());
     for (g, v) in gvs {
         let p = openapi_path(g, v);
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}")}));
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -88,7 +110,10 @@ pub fn openapi_index() -> Value {
 /// that the server validates fields; no schemas are needed.
 pub fn openapi_doc(path: &str) -> Option<Value> {
     let mut paths = serde_json::Map::new();
-    for d in RESOURCES.iter().filter(|d| openapi_path(d.group, d.version) == path) {
+    for d in RESOURCES
+        .iter()
+        .filter(|d| openapi_path(d.group, d.version) == path)
+    {
         paths.insert(
             format!("/{path}/namespaces/{{namespace}}/{}/{{name}}", d.plural),
             json!({"patch": {

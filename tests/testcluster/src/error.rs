@@ -17,7 +17,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None, retry_after: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
     }
 
     fn with_details(mut self, resource: &str, name: &str) -> Self {
@@ -27,12 +33,17 @@ impl ApiError {
     }
 
     pub fn not_found(resource: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{resource} \"{name}\" not found")).with_details(resource, name)
+        Self::new(404, "NotFound", format!("{resource} \"{name}\" not found"))
+            .with_details(resource, name)
     }
 
     pub fn already_exists(resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{resource} \"{name}\" already exists"))
-            .with_details(resource, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{resource} \"{name}\" already exists"),
+        )
+        .with_details(resource, name)
     }
 
     pub fn conflict(resource: &str, name: &str) -> Self {
@@ -48,7 +59,12 @@ impl ApiError {
     }
 
     pub fn invalid(resource: &str, name: &str, why: &str) -> Self {
-        Self::new(422, "Invalid", format!("{resource} \"{name}\" is invalid: {why}")).with_details(resource, name)
+        Self::new(
+            422,
+            "Invalid",
+            format!("{resource} \"{name}\" is invalid: {why}"),
+        )
+        .with_details(resource, name)
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -56,8 +72,19 @@ impl ApiError {
     }
 
     /// The message real RBAC produces, which clients show verbatim.
-    pub fn forbidden(user: &str, verb: &str, resource: &str, group: &str, namespace: Option<&str>, name: &str) -> Self {
-        let subject = if name.is_empty() { resource.to_string() } else { format!("{resource} \"{name}\"") };
+    pub fn forbidden(
+        user: &str,
+        verb: &str,
+        resource: &str,
+        group: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Self {
+        let subject = if name.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource} \"{name}\"")
+        };
         let scope = match namespace {
             Some(ns) => format!(" in the namespace \"{ns}\""),
             None => " at the cluster scope".to_string(),
@@ -82,7 +109,11 @@ impl ApiError {
     }
 
     pub fn too_many_requests(retry_after: u32) -> Self {
-        let mut e = Self::new(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later");
+        let mut e = Self::new(
+            429,
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        );
         e.retry_after = Some(retry_after);
         e
     }

@@ -10,10 +10,26 @@ use crate::store::{Store, now_rfc3339};
 pub const METALLB: &str = "metallb-controller";
 pub const SERVICELB: &str = "svccontroller";
 
-pub fn emit(store: &mut Store, involved: &Value, event_type: &str, reason: &str, message: &str, component: &str) {
-    let ns = involved.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let name = involved.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let uid = involved.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+pub fn emit(
+    store: &mut Store,
+    involved: &Value,
+    event_type: &str,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
+    let ns = involved
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let name = involved
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let uid = involved
+        .pointer("/metadata/uid")
+        .cloned()
+        .unwrap_or(Value::Null);
     let now = now_rfc3339();
     let same = store
         .list(EVENTS, Some(ns))

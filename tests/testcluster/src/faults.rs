@@ -29,7 +29,10 @@ impl Verb {
     }
 
     pub fn is_mutating(self) -> bool {
-        matches!(self, Verb::Create | Verb::Update | Verb::Patch | Verb::Delete)
+        matches!(
+            self,
+            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete
+        )
     }
 }
 
@@ -64,17 +67,34 @@ impl RequestLog {
 
     /// Requests with this verb on this resource (discovery requests never match).
     pub fn count(&self, verb: Verb, resource: &str) -> usize {
-        self.0.lock().unwrap().iter().filter(|r| r.verb == verb && r.resource.as_deref() == Some(resource)).count()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.verb == verb && r.resource.as_deref() == Some(resource))
+            .count()
     }
 
     /// Every create, update, patch and delete.
     pub fn mutating(&self) -> Vec<LoggedRequest> {
-        self.0.lock().unwrap().iter().filter(|r| r.verb.is_mutating()).cloned().collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.verb.is_mutating())
+            .cloned()
+            .collect()
     }
 
     /// Requests on API resources, leaving out discovery and OpenAPI.
     pub fn api_calls(&self) -> Vec<LoggedRequest> {
-        self.0.lock().unwrap().iter().filter(|r| r.resource.is_some()).cloned().collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.resource.is_some())
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn push(&self, r: LoggedRequest) {
@@ -110,12 +130,24 @@ pub struct Fault {
 impl Fault {
     /// A fault on every request of `verb` on `resource`; narrow it with the builder methods.
     pub fn on(verb: Verb, resource: &str) -> Fault {
-        Fault { verb: Some(verb), resource: Some(resource.to_string()), name: None, nth: 1, times: 1, action: FaultAction::Status(500), seen: 0 }
+        Fault {
+            verb: Some(verb),
+            resource: Some(resource.to_string()),
+            name: None,
+            nth: 1,
+            times: 1,
+            action: FaultAction::Status(500),
+            seen: 0,
+        }
     }
 
     /// A fault on any API request.
     pub fn any() -> Fault {
-        Fault { verb: None, resource: None, ..Fault::on(Verb::Get, "") }
+        Fault {
+            verb: None,
+            resource: None,
+            ..Fault::on(Verb::Get, "")
+        }
     }
 
     pub fn name(mut self, name: &str) -> Fault {
@@ -176,14 +208,25 @@ impl Hooks {
 
     pub fn denied(&self, verb: Verb, resource: Option<&str>, namespace: Option<&str>) -> bool {
         self.denials.iter().any(|d| {
-            d.verb == verb && Some(d.resource.as_str()) == resource && d.namespace.as_deref().is_none_or(|n| Some(n) == namespace)
+            d.verb == verb
+                && Some(d.resource.as_str()) == resource
+                && d.namespace.as_deref().is_none_or(|n| Some(n) == namespace)
         })
     }
 
     /// Counts the request against every fault and returns the action of the first that fires.
-    pub fn fire(&mut self, verb: Verb, resource: Option<&str>, name: Option<&str>) -> Option<FaultAction> {
+    pub fn fire(
+        &mut self,
+        verb: Verb,
+        resource: Option<&str>,
+        name: Option<&str>,
+    ) -> Option<FaultAction> {
         let mut hit = None;
-        for f in self.faults.iter_mut().filter(|f| f.matches(verb, resource, name)) {
+        for f in self
+            .faults
+            .iter_mut()
+            .filter(|f| f.matches(verb, resource, name))
+        {
             f.seen += 1;
             if hit.is_none() && f.seen >= f.nth && f.seen < f.nth + f.times {
                 hit = Some(f.action.clone());
@@ -200,7 +243,13 @@ mod tests {
     #[test]
     fn nth_and_times() {
         let mut h = Hooks::default();
-        h.add_fault(Fault::on(Verb::Patch, "services").name("a").nth(2).times(2).action(FaultAction::Status(409)));
+        h.add_fault(
+            Fault::on(Verb::Patch, "services")
+                .name("a")
+                .nth(2)
+                .times(2)
+                .action(FaultAction::Status(409)),
+        );
         let fire = |h: &mut Hooks, n| h.fire(Verb::Patch, Some("services"), Some(n));
         assert_eq!(fire(&mut h, "a"), None);
         assert_eq!(fire(&mut h, "b"), None);
@@ -208,7 +257,11 @@ mod tests {
         assert_eq!(fire(&mut h, "a"), Some(FaultAction::Status(409)));
         assert_eq!(fire(&mut h, "a"), None);
         assert_eq!(h.fire(Verb::Get, None, None), None);
-        h.deny(Denial { verb: Verb::Patch, resource: "services".into(), namespace: Some("x".into()) });
+        h.deny(Denial {
+            verb: Verb::Patch,
+            resource: "services".into(),
+            namespace: Some("x".into()),
+        });
         assert!(h.denied(Verb::Patch, Some("services"), Some("x")));
         assert!(!h.denied(Verb::Patch, Some("services"), Some("y")));
     }

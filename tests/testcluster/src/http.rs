@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -20,13 +20,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
 
-use crate::cluster::State;
-use crate::discovery;
+use crate::cluster::{PatchRequest, State};
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hooks, LoggedRequest, RequestLog, Verb};
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceDef};
 use crate::selector::{FieldSelector, Selector};
+use crate::{discovery, table};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
@@ -54,7 +54,12 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 /// Accepts TLS connections until `shutdown` fires.
-pub(crate) async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, shared: Arc<Shared>, mut shutdown: oneshot::Receiver<()>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
     let acceptor = TlsAcceptor::from(tls);
     loop {
         let (tcp, _) = tokio::select! {
@@ -66,11 +71,19 @@ pub(crate) async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, shared:
         };
         let (acceptor, shared) = (acceptor.clone(), shared.clone());
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let cert = tls.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let cert = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|c| !c.is_empty());
             let svc = service_fn(move |req| handle(shared.clone(), req, cert));
             // Connection errors (including deliberate drops) only end this connection.
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
         });
     }
 }
@@ -83,7 +96,12 @@ enum Route {
     OpenApiIndex,
     OpenApiDoc(String),
     Namespaces(Option<String>),
-    Resource { def: &'static ResourceDef, ns: Option<String>, name: Option<String>, sub: Option<String> },
+    Resource {
+        def: &'static ResourceDef,
+        ns: Option<String>,
+        name: Option<String>,
+        sub: Option<String>,
+    },
     NotFound,
 }
 
@@ -130,7 +148,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            b'%' if i + 2 < bytes.len() => match std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 Some(b) => {
                     out.push(b);
                     i += 2;
@@ -157,20 +178,26 @@ fn parse_query(q: &str) -> HashMap<String, String> {
 fn json_response(code: u16, v: &Value) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())).boxed());
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
 fn error_response(e: &ApiError) -> Response<Body> {
     let mut r = json_response(e.code, &e.to_json());
     if let Some(secs) = e.retry_after {
-        r.headers_mut().insert("Retry-After", HeaderValue::from(secs));
+        r.headers_mut()
+            .insert("Retry-After", HeaderValue::from(secs));
     }
     r
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
 }
 
 fn verb_of(method: &Method, has_name: bool, watch: bool) -> Verb {
@@ -186,19 +213,35 @@ fn verb_of(method: &Method, has_name: bool, watch: bool) -> Verb {
 }
 
 fn authenticated(shared: &Shared, headers: &HeaderMap, cert: bool) -> bool {
-    let bearer = headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+    let bearer = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
     cert || bearer == Some(shared.token.as_str())
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>, cert: bool) -> Result<Response<Body>, Dropped> {
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    cert: bool,
+) -> Result<Response<Body>, Dropped> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let (path, query) = (parts.uri.path().to_string(), parts.uri.query().unwrap_or("").to_string());
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let (path, query) = (
+        parts.uri.path().to_string(),
+        parts.uri.query().unwrap_or("").to_string(),
+    );
     let q = parse_query(&query);
     let route = route(&path);
     let watch = matches!(q.get("watch").map(String::as_str), Some("true" | "1"));
     let (resource, ns, name, sub) = match &route {
-        Route::Resource { def, ns, name, sub } => (Some(def.plural), ns.clone(), name.clone(), sub.clone()),
+        Route::Resource { def, ns, name, sub } => {
+            (Some(def.plural), ns.clone(), name.clone(), sub.clone())
+        }
         Route::Namespaces(name) => (Some("namespaces"), None, name.clone(), None),
         _ => (None, None, None, None),
     };
@@ -227,7 +270,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, cert: bool) -> Resu
                     _ => (resource.unwrap_or_default().to_string(), ""),
                 };
                 let who = name.as_deref().unwrap_or("");
-                Some(Err(ApiError::forbidden(&shared.user, verb.as_str(), &qualified, group, ns.as_deref(), who)))
+                Some(Err(ApiError::forbidden(
+                    &shared.user,
+                    verb.as_str(),
+                    &qualified,
+                    group,
+                    ns.as_deref(),
+                    who,
+                )))
             } else {
                 hooks.fire(verb, resource, name.as_deref()).map(Ok)
             }
@@ -248,7 +298,15 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, cert: bool) -> Resu
     };
     let resp = match outcome {
         Err(e) => error_response(&e),
-        Ok(()) => match dispatch(&shared, route, &parts.method, verb, &q, &parts.headers, &body) {
+        Ok(()) => match dispatch(
+            &shared,
+            route,
+            &parts.method,
+            verb,
+            &q,
+            &parts.headers,
+            &body,
+        ) {
             Ok(r) => r,
             Err(e) => error_response(&e),
         },
@@ -261,7 +319,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, cert: bool) -> Resu
 /// The `Status` an injected failure answers with.
 fn injected(code: u16) -> ApiError {
     match code {
-        409 => ApiError::new(409, "Conflict", "injected fault: the object has been modified; please apply your changes to the latest version and try again"),
+        409 => ApiError::new(
+            409,
+            "Conflict",
+            "injected fault: the object has been modified; please apply your changes to the latest version and try again",
+        ),
         403 => ApiError::new(403, "Forbidden", "injected fault: forbidden"),
         429 => ApiError::too_many_requests(1),
         401 => ApiError::unauthorized(),
@@ -284,7 +346,9 @@ fn dispatch(
         Route::Version => ok(discovery::version()),
         Route::Api => ok(discovery::api()),
         Route::Apis => ok(discovery::apis()),
-        Route::ResourceList(g, v) => discovery::resource_list(&g, &v).map_or_else(|| Err(not_found()), ok),
+        Route::ResourceList(g, v) => {
+            discovery::resource_list(&g, &v).map_or_else(|| Err(not_found()), ok)
+        }
         Route::OpenApiIndex => ok(discovery::openapi_index()),
         Route::OpenApiDoc(p) => discovery::openapi_doc(&p).map_or_else(|| Err(not_found()), ok),
         Route::NotFound => Err(not_found()),
@@ -294,7 +358,11 @@ fn dispatch(
             match (method, name) {
                 (&Method::POST, None) => {
                     let v = patch::parse_body(body, false)?;
-                    let n = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+                    let n = v
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
                     if state.store.namespaces().contains(&n) {
                         return Err(ApiError::already_exists("namespaces", &n));
                     }
@@ -302,8 +370,14 @@ fn dispatch(
                     Ok(json_response(201, &ns_obj(&n)))
                 }
                 (&Method::GET, None) => {
-                    let items: Vec<Value> = state.store.namespaces().iter().map(|n| ns_obj(n)).collect();
-                    ok(list_json("v1", "NamespaceList", state.store.resource_version(), items))
+                    let items: Vec<Value> =
+                        state.store.namespaces().iter().map(|n| ns_obj(n)).collect();
+                    ok(list_json(
+                        "v1",
+                        "NamespaceList",
+                        state.store.resource_version(),
+                        items,
+                    ))
                 }
                 (&Method::GET, Some(n)) if state.store.namespaces().contains(&n) => ok(ns_obj(&n)),
                 (&Method::GET, Some(n)) => Err(ApiError::not_found("namespaces", &n)),
@@ -317,39 +391,107 @@ fn dispatch(
                 Some(_) => return Err(not_found()),
             };
             let manager = q.get("fieldManager").map(String::as_str);
+            let accept = headers
+                .get(ACCEPT)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let dry_run = match q.get("dryRun").map(String::as_str) {
+                None | Some("") => false,
+                Some("All") => true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "unsupported dryRun value {other:?}, want All"
+                    )));
+                }
+            };
+            // Mutations run on the live state, or on a throw-away copy for a dry run.
+            let write = |f: &mut dyn FnMut(&mut State) -> Result<Response<Body>, ApiError>| {
+                let mut live = shared.state.lock().unwrap();
+                if dry_run {
+                    f(&mut live.dry_run_copy())
+                } else {
+                    f(&mut live)
+                }
+            };
             match (verb, ns, name) {
                 (Verb::List, ns, _) => {
                     let (label, field) = selectors(q)?;
                     let state = shared.state.lock().unwrap();
-                    let items: Vec<Value> = state
+                    let items: Vec<&Value> = state
                         .store
                         .list(def, ns.as_deref())
                         .into_iter()
                         .filter(|o| label.matches_object(o) && field.matches(o))
-                        .cloned()
                         .collect();
-                    ok(list_json(&def.api_version(), &format!("{}List", def.kind), state.store.resource_version(), items))
+                    let rv = state.store.resource_version();
+                    if table::wanted(accept) {
+                        return ok(table::table(def, &items, rv));
+                    }
+                    let items = items.into_iter().cloned().collect();
+                    ok(list_json(
+                        &def.api_version(),
+                        &format!("{}List", def.kind),
+                        rv,
+                        items,
+                    ))
                 }
-                (Verb::Watch, ns, _) => watch(shared, def, ns, q),
-                (Verb::Get, Some(ns), Some(name)) => ok(shared.state.lock().unwrap().get(def, &ns, &name)?),
+                (Verb::Watch, ns, _) => watch(shared, def, ns, q, table::wanted(accept)),
+                (Verb::Get, Some(ns), Some(name)) => {
+                    let state = shared.state.lock().unwrap();
+                    let obj = state.get(def, &ns, &name)?;
+                    if table::wanted(accept) {
+                        return ok(table::table(def, &[&obj], state.store.resource_version()));
+                    }
+                    ok(obj)
+                }
                 (Verb::Create, Some(ns), None) => {
                     let v = patch::parse_body(body, false)?;
-                    let created = shared.state.lock().unwrap().create(def, &ns, v, manager)?;
-                    Ok(json_response(201, &created))
+                    let mut v = Some(v);
+                    write(&mut |s| {
+                        let created = s.create(def, &ns, v.take().unwrap_or_default(), manager)?;
+                        Ok(json_response(201, &created))
+                    })
                 }
                 (Verb::Update, Some(ns), Some(name)) => {
                     let v = patch::parse_body(body, false)?;
-                    ok(shared.state.lock().unwrap().update(def, &ns, &name, v, status)?)
+                    let mut v = Some(v);
+                    write(&mut |s| {
+                        let updated =
+                            s.update(def, &ns, &name, v.take().unwrap_or_default(), status)?;
+                        Ok(json_response(200, &updated))
+                    })
                 }
                 (Verb::Patch, Some(ns), Some(name)) => {
-                    let ct = headers.get(CONTENT_TYPE).and_then(|h| h.to_str().ok()).unwrap_or("");
-                    let ty = PatchType::from_content_type(ct)
-                        .ok_or_else(|| ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {ct:?})")))?;
+                    let ct = headers
+                        .get(CONTENT_TYPE)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("");
+                    let ty = PatchType::from_content_type(ct).ok_or_else(|| {
+                        ApiError::new(
+                            415,
+                            "UnsupportedMediaType",
+                            format!(
+                                "the body of the request was in an unknown format - accepted media types include: \
+                                 application/json-patch+json, application/merge-patch+json, \
+                                 application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+                            ),
+                        )
+                    })?;
                     let p = patch::parse_body(body, ty == PatchType::Apply)?;
-                    let (v, created) = shared.state.lock().unwrap().patch(def, &ns, &name, ty, &p, status, manager)?;
-                    Ok(json_response(if created { 201 } else { 200 }, &v))
+                    write(&mut |s| {
+                        let req = PatchRequest {
+                            ty,
+                            body: &p,
+                            status,
+                            manager,
+                        };
+                        let (v, created) = s.patch(def, &ns, &name, req)?;
+                        Ok(json_response(if created { 201 } else { 200 }, &v))
+                    })
                 }
-                (Verb::Delete, Some(ns), Some(name)) => ok(shared.state.lock().unwrap().delete(def, &ns, &name)?),
+                (Verb::Delete, Some(ns), Some(name)) => {
+                    write(&mut |s| Ok(json_response(200, &s.delete(def, &ns, &name)?)))
+                }
                 _ => Err(method_not_allowed()),
             }
         }
@@ -357,7 +499,11 @@ fn dispatch(
 }
 
 fn method_not_allowed() -> ApiError {
-    ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    ApiError::new(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+    )
 }
 
 fn selectors(q: &HashMap<String, String>) -> Result<(Selector, FieldSelector), ApiError> {
@@ -379,12 +525,32 @@ fn event_line(event_type: &str, object: &Value) -> Bytes {
 
 /// A watch: replays changes after `resourceVersion` (or the current objects as ADDED when it
 /// is absent or 0), then streams live changes until `timeoutSeconds` or the client leaves.
-fn watch(shared: &Shared, def: &'static ResourceDef, ns: Option<String>, q: &HashMap<String, String>) -> Result<Response<Body>, ApiError> {
+fn watch(
+    shared: &Shared,
+    def: &'static ResourceDef,
+    ns: Option<String>,
+    q: &HashMap<String, String>,
+    as_table: bool,
+) -> Result<Response<Body>, ApiError> {
     let (label, field) = selectors(q)?;
-    let timeout = Duration::from_secs(q.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(1800));
+    // After a Table list kubectl expects each event's object as a one-row Table.
+    let line = move |event_type: &str, obj: &Value| {
+        if as_table {
+            event_line(event_type, &table::table(def, &[obj], 0))
+        } else {
+            event_line(event_type, obj)
+        }
+    };
+    let timeout = Duration::from_secs(
+        q.get("timeoutSeconds")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1800),
+    );
     let wanted = move |resource: &str, obj: &Value| {
         resource == def.plural
-            && ns.as_deref().is_none_or(|n| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(n))
+            && ns.as_deref().is_none_or(|n| {
+                obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(n)
+            })
             && label.matches_object(obj)
             && field.matches(obj)
     };
@@ -392,13 +558,32 @@ fn watch(shared: &Shared, def: &'static ResourceDef, ns: Option<String>, q: &Has
         let state = shared.state.lock().unwrap();
         let live = state.store.subscribe();
         let initial: Vec<Bytes> = match q.get("resourceVersion").map(String::as_str) {
-            None | Some("" | "0") => state.store.list(def, None).into_iter().filter(|o| wanted(def.plural, o)).map(|o| event_line("ADDED", o)).collect(),
+            None | Some("" | "0") => state
+                .store
+                .list(def, None)
+                .into_iter()
+                .filter(|o| wanted(def.plural, o))
+                .map(|o| line("ADDED", o))
+                .collect(),
             Some(rv) => {
-                let rv: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?;
+                let rv: u64 = rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+                })?;
                 match state.store.since(rv) {
-                    Some(evs) => evs.iter().filter(|e| wanted(e.resource, &e.object)).map(|e| event_line(e.event_type, &e.object)).collect(),
+                    Some(evs) => evs
+                        .iter()
+                        .filter(|e| wanted(e.resource, &e.object))
+                        .map(|e| line(e.event_type, &e.object))
+                        .collect(),
                     None => {
-                        let gone = ApiError::new(410, "Expired", format!("too old resource version: {rv} ({})", state.store.resource_version()));
+                        let gone = ApiError::new(
+                            410,
+                            "Expired",
+                            format!(
+                                "too old resource version: {rv} ({})",
+                                state.store.resource_version()
+                            ),
+                        );
                         vec![event_line("ERROR", &gone.to_json())]
                     }
                 }
@@ -408,7 +593,9 @@ fn watch(shared: &Shared, def: &'static ResourceDef, ns: Option<String>, q: &Has
     };
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
-        let expired = initial.first().is_some_and(|l| l.starts_with(b"{\"type\":\"ERROR\""));
+        let expired = initial
+            .first()
+            .is_some_and(|l| l.starts_with(b"{\"type\":\"ERROR\""));
         for line in initial {
             if tx.send(line).is_err() {
                 return;
@@ -425,7 +612,7 @@ fn watch(shared: &Shared, def: &'static ResourceDef, ns: Option<String>, q: &Has
                 _ = tx.closed() => return,
                 ev = live.recv() => match ev {
                     Ok(e) if wanted(e.resource, &e.object) => {
-                        if tx.send(event_line(e.event_type, &e.object)).is_err() {
+                        if tx.send(line(e.event_type, &e.object)).is_err() {
                             return;
                         }
                     }
@@ -437,10 +624,13 @@ fn watch(shared: &Shared, def: &'static ResourceDef, ns: Option<String>, q: &Has
         }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
     });
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(r)
 }
 
@@ -452,10 +642,23 @@ mod tests {
     fn routes_and_queries() {
         assert!(matches!(route("/api/v1/namespaces/a/services/b/status"),
             Route::Resource { def, ns: Some(_), name: Some(_), sub: Some(_) } if def.plural == "services"));
-        assert!(matches!(route("/api/v1/services"), Route::Resource { ns: None, name: None, .. }));
+        assert!(matches!(
+            route("/api/v1/services"),
+            Route::Resource {
+                ns: None,
+                name: None,
+                ..
+            }
+        ));
         assert!(matches!(route("/api/v1/services/x"), Route::NotFound));
-        assert!(matches!(route("/apis/metallb.io/v1beta1/namespaces/m/ipaddresspools"), Route::Resource { .. }));
-        assert!(matches!(route("/api/v1/namespaces/x"), Route::Namespaces(Some(_))));
+        assert!(matches!(
+            route("/apis/metallb.io/v1beta1/namespaces/m/ipaddresspools"),
+            Route::Resource { .. }
+        ));
+        assert!(matches!(
+            route("/api/v1/namespaces/x"),
+            Route::Namespaces(Some(_))
+        ));
         assert!(matches!(route("/openapi/v2"), Route::NotFound));
         let q = parse_query("labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=1");
         assert_eq!(q["labelSelector"], "app=web,tier in (a)");

@@ -18,10 +18,11 @@ mod http;
 pub mod metallb;
 mod patch;
 mod resources;
-mod selector;
 mod seed;
+mod selector;
 mod servicelb;
 mod store;
+mod table;
 mod tls;
 
 use std::future::Future;
@@ -40,11 +41,14 @@ pub use seed::{load_path, parse_docs};
 pub use servicelb::LABEL as SERVICELB_LABEL;
 pub use tls::Auth;
 
-use cluster::State;
+use cluster::{PatchRequest, State};
 use faults::Hooks;
 use http::Shared;
 use patch::PatchType;
 use resources::{ResourceDef, SERVICES};
+
+/// The field manager recorded for writes made through the Rust helpers.
+const MANAGER: &str = "lbip-testcluster";
 
 /// How to start a test cluster.
 #[derive(Debug, Clone)]
@@ -117,13 +121,20 @@ pub struct TestCluster {
 }
 
 fn meta(obj: &Value, field: &str) -> String {
-    obj.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default().to_string()
+    obj.pointer(&format!("/metadata/{field}"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn def_of(obj: &Value) -> Result<&'static ResourceDef, ApiError> {
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("v1");
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("v1");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("Service");
-    resources::by_kind(api_version, kind).ok_or_else(|| ApiError::bad_request(format!("unknown kind {api_version} {kind}")))
+    resources::by_kind(api_version, kind)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown kind {api_version} {kind}")))
 }
 
 impl TestCluster {
@@ -139,7 +150,11 @@ impl TestCluster {
     pub fn start_blocking(opts: Options) -> Result<TestCluster> {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = tx.send(Err(e.into()));
@@ -164,9 +179,14 @@ impl TestCluster {
         Ok(cluster)
     }
 
-    async fn prepare(opts: Options) -> Result<(TestCluster, impl Future<Output = ()> + Send + 'static)> {
+    async fn prepare(
+        opts: Options,
+    ) -> Result<(TestCluster, impl Future<Output = ()> + Send + 'static)> {
         let pki = tls::Pki::generate()?;
-        let servicelb = opts.servicelb.clone().map(|node_ips| servicelb::ServiceLb { node_ips });
+        let servicelb = opts
+            .servicelb
+            .clone()
+            .map(|node_ips| servicelb::ServiceLb { node_ips });
         let mut state = State::new(opts.metallb, servicelb);
         let mut docs = Vec::new();
         for p in &opts.seed_paths {
@@ -188,7 +208,8 @@ impl TestCluster {
                 (Some(d), p)
             }
         };
-        std::fs::write(&kubeconfig, pki.kubeconfig(&url, &opts.auth)).with_context(|| format!("writing {}", kubeconfig.display()))?;
+        std::fs::write(&kubeconfig, pki.kubeconfig(&url, &opts.auth))
+            .with_context(|| format!("writing {}", kubeconfig.display()))?;
         let token = match &opts.auth {
             Auth::Token(t) => t.clone(),
             // No token is handed out, so none may work.
@@ -203,7 +224,14 @@ impl TestCluster {
         });
         let (stop, stopped) = oneshot::channel();
         let serve = http::serve(listener, pki.server_config()?, shared.clone(), stopped);
-        let cluster = TestCluster { shared, url, kubeconfig, _dir: dir, shutdown: Some(stop), thread: None };
+        let cluster = TestCluster {
+            shared,
+            url,
+            kubeconfig,
+            _dir: dir,
+            shutdown: Some(stop),
+            thread: None,
+        };
         Ok((cluster, serve))
     }
 
@@ -226,7 +254,11 @@ impl TestCluster {
 
     /// Denies `verb` on `resource` (plural, e.g. `services`) in `namespace` or everywhere.
     pub fn deny(&self, verb: Verb, resource: &str, namespace: Option<&str>) {
-        let d = Denial { verb, resource: resource.to_string(), namespace: namespace.map(str::to_string) };
+        let d = Denial {
+            verb,
+            resource: resource.to_string(),
+            namespace: namespace.map(str::to_string),
+        };
         self.shared.hooks.lock().unwrap().deny(d);
     }
 
@@ -247,7 +279,9 @@ impl TestCluster {
 
     /// Every object of a kind, e.g. `objects("metallb.io/v1beta1", "IPAddressPool")`.
     pub fn objects(&self, api_version: &str, kind: &str) -> Vec<Value> {
-        let Some(def) = resources::by_kind(api_version, kind) else { return Vec::new() };
+        let Some(def) = resources::by_kind(api_version, kind) else {
+            return Vec::new();
+        };
         self.with_state(|s| s.store.list(def, None).into_iter().cloned().collect())
     }
 
@@ -267,7 +301,11 @@ impl TestCluster {
     /// The IPs in `status.loadBalancer.ingress`.
     pub fn lb_ips(&self, ns: &str, name: &str) -> Vec<String> {
         self.get_service(ns, name)
-            .and_then(|s| s.pointer("/status/loadBalancer/ingress").and_then(Value::as_array).cloned())
+            .and_then(|s| {
+                s.pointer("/status/loadBalancer/ingress")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
             .unwrap_or_default()
             .iter()
             .filter_map(|i| i.get("ip").and_then(Value::as_str).map(str::to_string))
@@ -285,21 +323,29 @@ impl TestCluster {
     pub fn events_for(&self, ns: &str, name: &str) -> Vec<Value> {
         self.events()
             .into_iter()
-            .filter(|e| e.pointer("/involvedObject/namespace") == Some(&ns.into()) && e.pointer("/involvedObject/name") == Some(&name.into()))
+            .filter(|e| {
+                e.pointer("/involvedObject/namespace") == Some(&ns.into())
+                    && e.pointer("/involvedObject/name") == Some(&name.into())
+            })
             .collect()
     }
 
     /// `(reason, message)` of the events about one object, oldest first.
     pub fn event_reasons(&self, ns: &str, name: &str) -> Vec<(String, String)> {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        self.events_for(ns, name).iter().map(|e| (s(&e["reason"]), s(&e["message"]))).collect()
+        self.events_for(ns, name)
+            .iter()
+            .map(|e| (s(&e["reason"]), s(&e["message"])))
+            .collect()
     }
 
     /// Creates any served object through the API semantics (defaults, admission, controllers).
     pub fn create(&self, obj: Value) -> Result<Value, ApiError> {
         let def = def_of(&obj)?;
-        let ns = Some(meta(&obj, "namespace")).filter(|n| !n.is_empty()).unwrap_or_else(|| "default".to_string());
-        self.with_state(|s| s.create(def, &ns, obj, Some("lbip-testcluster")))
+        let ns = Some(meta(&obj, "namespace"))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_string());
+        self.with_state(|s| s.create(def, &ns, obj, Some(MANAGER)))
     }
 
     pub fn create_service(&self, mut svc: Value) -> Result<Value, ApiError> {
@@ -309,13 +355,36 @@ impl TestCluster {
     }
 
     /// A JSON merge patch, as `kubectl annotate` sends it.
-    pub fn patch_service(&self, ns: &str, name: &str, merge_patch: Value) -> Result<Value, ApiError> {
-        self.with_state(|s| s.patch(SERVICES, ns, name, PatchType::Merge, &merge_patch, false, Some("lbip-testcluster")).map(|r| r.0))
+    pub fn patch_service(
+        &self,
+        ns: &str,
+        name: &str,
+        merge_patch: Value,
+    ) -> Result<Value, ApiError> {
+        self.with_state(|s| {
+            s.patch(
+                SERVICES,
+                ns,
+                name,
+                PatchRequest {
+                    ty: PatchType::Merge,
+                    body: &merge_patch,
+                    status: false,
+                    manager: Some(MANAGER),
+                },
+            )
+            .map(|r| r.0)
+        })
     }
 
     /// Replaces `status` through the status subresource (e.g. `{"loadBalancer": {}}` to clear
     /// an IP), as a PUT to `/status` does.
-    pub fn set_service_status(&self, ns: &str, name: &str, status: Value) -> Result<Value, ApiError> {
+    pub fn set_service_status(
+        &self,
+        ns: &str,
+        name: &str,
+        status: Value,
+    ) -> Result<Value, ApiError> {
         self.with_state(|s| {
             let mut obj = s.get(SERVICES, ns, name)?;
             obj["status"] = status;
@@ -323,8 +392,15 @@ impl TestCluster {
         })
     }
 
-    pub fn delete(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Result<Value, ApiError> {
-        let def = resources::by_kind(api_version, kind).ok_or_else(|| ApiError::bad_request(format!("unknown kind {kind}")))?;
+    pub fn delete(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let def = resources::by_kind(api_version, kind)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown kind {kind}")))?;
         self.with_state(|s| s.delete(def, ns, name))
     }
 
@@ -339,9 +415,23 @@ impl TestCluster {
         let mut out = Vec::new();
         for doc in seed::parse_docs(yaml)? {
             let def = def_of(&doc)?;
-            let ns = Some(meta(&doc, "namespace")).filter(|n| !n.is_empty()).unwrap_or_else(|| "default".to_string());
+            let ns = Some(meta(&doc, "namespace"))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "default".to_string());
             let name = meta(&doc, "name");
-            let (v, _) = self.with_state(|s| s.patch(def, &ns, &name, PatchType::Apply, &doc, false, Some("lbip-testcluster")))?;
+            let (v, _) = self.with_state(|s| {
+                s.patch(
+                    def,
+                    &ns,
+                    &name,
+                    PatchRequest {
+                        ty: PatchType::Apply,
+                        body: &doc,
+                        status: false,
+                        manager: Some(MANAGER),
+                    },
+                )
+            })?;
             out.push(v);
         }
         Ok(out)
@@ -376,4 +466,3 @@ impl Drop for TestCluster {
         }
     }
 }
-

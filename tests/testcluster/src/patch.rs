@@ -32,8 +32,10 @@ pub fn parse_body(body: &[u8], allow_yaml: bool) -> Result<Value, ApiError> {
         Ok(v) => Ok(v),
         Err(e) if !allow_yaml => Err(ApiError::bad_request(format!("invalid JSON body: {e}"))),
         Err(_) => {
-            let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            serde_saphyr::from_str(text).map_err(|e| ApiError::bad_request(format!("invalid YAML body: {e}")))
+            let text =
+                std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            serde_saphyr::from_str(text)
+                .map_err(|e| ApiError::bad_request(format!("invalid YAML body: {e}")))
         }
     }
 }
@@ -47,13 +49,16 @@ pub fn apply(doc: &mut Value, ty: PatchType, patch: &Value) -> Result<(), ApiErr
             Ok(())
         }
         PatchType::Json => {
-            let ops: json_patch::Patch =
-                serde_json::from_value(patch.clone()).map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(doc, &ops).map_err(|e| ApiError::new(422, "Invalid", format!("the JSON patch failed: {e}")))
+            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+            json_patch::patch(doc, &ops)
+                .map_err(|e| ApiError::new(422, "Invalid", format!("the JSON patch failed: {e}")))
         }
         PatchType::Strategic => {
             let (Some(d), Some(p)) = (doc.as_object_mut(), patch.as_object()) else {
-                return Err(ApiError::bad_request("strategic merge patch must be a JSON object"));
+                return Err(ApiError::bad_request(
+                    "strategic merge patch must be a JSON object",
+                ));
             };
             merge_map(d, p, "");
             Ok(())
@@ -66,10 +71,18 @@ pub fn apply(doc: &mut Value, ty: PatchType, patch: &Value) -> Result<(), ApiErr
 fn merge_key(path: &str) -> Option<&'static str> {
     let field = path.rsplit('.').next().unwrap_or(path);
     match field {
-        "ports" if path.ends_with("containers.ports") || path.ends_with("initContainers.ports") => Some("containerPort"),
+        "ports" if path.ends_with("containers.ports") || path.ends_with("initContainers.ports") => {
+            Some("containerPort")
+        }
         "ports" => Some("port"),
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets"
-        | "hostAliases" | "conditions" => Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "hostAliases"
+        | "conditions" => Some(match field {
             "hostAliases" => "ip",
             "conditions" => "type",
             _ => "name",
@@ -87,7 +100,11 @@ fn merges_as_set(path: &str) -> bool {
 }
 
 fn child(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn merge_map(orig: &mut Map<String, Value>, patch: &Map<String, Value>, path: &str) {
@@ -126,10 +143,19 @@ fn merge_map(orig: &mut Map<String, Value>, patch: &Map<String, Value>, path: &s
                 let merged = match (orig.remove(k), merge_key(&p)) {
                     (Some(Value::Array(ol)), Some(key)) => merge_list(ol, pl, key, &p),
                     (Some(Value::Array(mut ol)), None) if merges_as_set(&p) => {
-                        ol.extend(pl.iter().filter(|x| !ol.contains(x)).cloned().collect::<Vec<_>>());
+                        ol.extend(
+                            pl.iter()
+                                .filter(|x| !ol.contains(x))
+                                .cloned()
+                                .collect::<Vec<_>>(),
+                        );
                         ol
                     }
-                    _ => pl.iter().filter(|x| !is_directive(x)).map(strip_value).collect(),
+                    _ => pl
+                        .iter()
+                        .filter(|x| !is_directive(x))
+                        .map(strip_value)
+                        .collect(),
                 };
                 orig.insert(k.clone(), Value::Array(merged));
             }
@@ -148,8 +174,15 @@ fn merge_map(orig: &mut Map<String, Value>, patch: &Map<String, Value>, path: &s
 }
 
 fn merge_list(mut orig: Vec<Value>, patch: &[Value], key: &str, path: &str) -> Vec<Value> {
-    if patch.iter().any(|x| x.get("$patch").and_then(Value::as_str) == Some("replace")) {
-        return patch.iter().filter(|x| !is_directive(x)).map(strip_value).collect();
+    if patch
+        .iter()
+        .any(|x| x.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        return patch
+            .iter()
+            .filter(|x| !is_directive(x))
+            .map(strip_value)
+            .collect();
     }
     for item in patch {
         let Some(pm) = item.as_object() else {
@@ -195,13 +228,21 @@ fn is_directive(v: &Value) -> bool {
 }
 
 fn strip(m: &Map<String, Value>) -> Map<String, Value> {
-    m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_value(v))).collect()
+    m.iter()
+        .filter(|(k, _)| !k.starts_with('$'))
+        .map(|(k, v)| (k.clone(), strip_value(v)))
+        .collect()
 }
 
 fn strip_value(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(strip(m)),
-        Value::Array(a) => Value::Array(a.iter().filter(|x| !is_directive(x)).map(strip_value).collect()),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .filter(|x| !is_directive(x))
+                .map(strip_value)
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -245,7 +286,10 @@ mod tests {
         assert_eq!(out["metadata"]["labels"], json!({"y": "2"}));
         let c = &out["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["image"], "new");
-        assert_eq!(c["ports"], json!([{"containerPort": 80}, {"containerPort": 81}]));
+        assert_eq!(
+            c["ports"],
+            json!([{"containerPort": 80}, {"containerPort": 81}])
+        );
     }
 
     #[test]
@@ -261,11 +305,26 @@ mod tests {
     #[test]
     fn json_and_merge_patch() {
         let mut d = json!({"metadata": {"annotations": {"a": "1"}}});
-        apply(&mut d, PatchType::Merge, &json!({"metadata": {"annotations": {"a": null, "b": "2"}}})).unwrap();
+        apply(
+            &mut d,
+            PatchType::Merge,
+            &json!({"metadata": {"annotations": {"a": null, "b": "2"}}}),
+        )
+        .unwrap();
         assert_eq!(d["metadata"]["annotations"], json!({"b": "2"}));
-        apply(&mut d, PatchType::Json, &json!([{"op": "replace", "path": "/metadata/annotations/b", "value": "3"}])).unwrap();
+        apply(
+            &mut d,
+            PatchType::Json,
+            &json!([{"op": "replace", "path": "/metadata/annotations/b", "value": "3"}]),
+        )
+        .unwrap();
         assert_eq!(d["metadata"]["annotations"]["b"], "3");
-        let bad = apply(&mut d, PatchType::Json, &json!([{"op": "remove", "path": "/nope"}])).unwrap_err();
+        let bad = apply(
+            &mut d,
+            PatchType::Json,
+            &json!([{"op": "remove", "path": "/nope"}]),
+        )
+        .unwrap_err();
         assert_eq!(bad.code, 422);
     }
 

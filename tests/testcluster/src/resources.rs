@@ -24,11 +24,51 @@ pub const DAEMONSETS: &ResourceDef = &RESOURCES[6];
 pub const RESOURCES: [ResourceDef; 7] = [
     def("", "v1", "services", "service", "Service", &["svc"], true),
     def("", "v1", "events", "event", "Event", &["ev"], false),
-    def("metallb.io", "v1beta1", "ipaddresspools", "ipaddresspool", "IPAddressPool", &[], true),
-    def("metallb.io", "v1beta1", "l2advertisements", "l2advertisement", "L2Advertisement", &[], false),
-    def("metallb.io", "v1beta1", "bgpadvertisements", "bgpadvertisement", "BGPAdvertisement", &[], false),
-    def("apps", "v1", "deployments", "deployment", "Deployment", &["deploy"], true),
-    def("apps", "v1", "daemonsets", "daemonset", "DaemonSet", &["ds"], true),
+    def(
+        "metallb.io",
+        "v1beta1",
+        "ipaddresspools",
+        "ipaddresspool",
+        "IPAddressPool",
+        &[],
+        true,
+    ),
+    def(
+        "metallb.io",
+        "v1beta1",
+        "l2advertisements",
+        "l2advertisement",
+        "L2Advertisement",
+        &[],
+        false,
+    ),
+    def(
+        "metallb.io",
+        "v1beta1",
+        "bgpadvertisements",
+        "bgpadvertisement",
+        "BGPAdvertisement",
+        &[],
+        false,
+    ),
+    def(
+        "apps",
+        "v1",
+        "deployments",
+        "deployment",
+        "Deployment",
+        &["deploy"],
+        true,
+    ),
+    def(
+        "apps",
+        "v1",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        &["ds"],
+        true,
+    ),
 ];
 
 const fn def(
@@ -40,17 +80,33 @@ const fn def(
     short_names: &'static [&'static str],
     status: bool,
 ) -> ResourceDef {
-    ResourceDef { group, version, plural, singular, kind, short_names, status }
+    ResourceDef {
+        group,
+        version,
+        plural,
+        singular,
+        kind,
+        short_names,
+        status,
+    }
 }
 
 impl ResourceDef {
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `services` or `ipaddresspools.metallb.io`: how error messages name the resource.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
     }
 
     /// Built-in kinds take strategic merge patches; custom resources only JSON merge patches.
@@ -60,9 +116,13 @@ impl ResourceDef {
 }
 
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|d| d.group == group && d.version == version && d.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|d| d.group == group && d.version == version && d.plural == plural)
 }
 
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|d| d.api_version() == api_version && d.kind == kind)
+    RESOURCES
+        .iter()
+        .find(|d| d.api_version() == api_version && d.kind == kind)
 }

@@ -17,7 +17,12 @@ pub fn parse_docs(text: &str) -> Result<Vec<Value>> {
         match d {
             Value::Null => {}
             Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => {
-                out.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default());
+                out.extend(
+                    m.get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
             }
             other => out.push(other),
         }
@@ -31,7 +36,10 @@ pub fn load_path(path: &Path) -> Result<Vec<Value>> {
     if path.is_dir() {
         for e in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
             let p = e?.path();
-            if matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml" | "json")) {
+            if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
                 files.push(p);
             }
         }
@@ -41,7 +49,8 @@ pub fn load_path(path: &Path) -> Result<Vec<Value>> {
     }
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
         out.extend(parse_docs(&text).with_context(|| format!("in {}", f.display()))?);
     }
     Ok(out)
@@ -50,17 +59,30 @@ pub fn load_path(path: &Path) -> Result<Vec<Value>> {
 /// Stores seed objects as they are (status included); `Namespace` objects declare namespaces.
 pub(crate) fn seed(state: &mut State, docs: Vec<Value>) -> Result<()> {
     for d in docs {
-        let api_version = d.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
-        let kind = d.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        let api_version = d
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let kind = d
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if kind == "Namespace" {
-            let name = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            let name = d
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             state.store.declare_namespace(name);
             continue;
         }
         let Some(def) = resources::by_kind(&api_version, &kind) else {
             bail!("cannot seed {api_version} {kind}: the test server does not serve that kind");
         };
-        state.seed(def, d).map_err(|e| anyhow::anyhow!("seeding {kind}: {}", e.message))?;
+        state
+            .seed(def, d)
+            .map_err(|e| anyhow::anyhow!("seeding {kind}: {}", e.message))?;
     }
     Ok(())
 }

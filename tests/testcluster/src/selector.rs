@@ -28,7 +28,11 @@ impl Selector {
             if term.is_empty() {
                 continue;
             }
-            let bad = || ApiError::bad_request(format!("unable to parse requirement: invalid selector {term:?}"));
+            let bad = || {
+                ApiError::bad_request(format!(
+                    "unable to parse requirement: invalid selector {term:?}"
+                ))
+            };
             let req = if let Some(k) = term.strip_prefix('!') {
                 Req::NotExists(k.trim().to_string())
             } else if let Some((k, v)) = term.split_once("!=") {
@@ -54,15 +58,32 @@ impl Selector {
         let mut reqs = Vec::new();
         if let Some(m) = v.get("matchLabels").and_then(Value::as_object) {
             for (k, val) in m {
-                reqs.push(Req::Eq(k.clone(), val.as_str().unwrap_or_default().to_string()));
+                reqs.push(Req::Eq(
+                    k.clone(),
+                    val.as_str().unwrap_or_default().to_string(),
+                ));
             }
         }
-        for e in v.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+        for e in v
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = e
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let values: Vec<String> = e
                 .get("values")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
             match e.get("operator").and_then(Value::as_str) {
                 Some("In") => reqs.push(Req::In(key, values)),
@@ -112,7 +133,13 @@ fn split_terms(s: &str) -> Vec<&str> {
 
 fn set_values(s: &str) -> Option<Vec<String>> {
     let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+    Some(
+        inner
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect(),
+    )
 }
 
 /// A field selector: `metadata.name=x,metadata.namespace!=y,spec.type=LoadBalancer`. Any dotted
@@ -129,16 +156,26 @@ impl FieldSelector {
             } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
                 (k, true, v)
             } else {
-                return Err(ApiError::bad_request(format!("invalid field selector: {term:?}")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid field selector: {term:?}"
+                )));
             };
-            out.push((path.trim().split('.').map(str::to_string).collect(), eq, value.trim().to_string()));
+            out.push((
+                path.trim().split('.').map(str::to_string).collect(),
+                eq,
+                value.trim().to_string(),
+            ));
         }
         Ok(FieldSelector(out))
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(path, eq, want)| {
-            let got = path.iter().try_fold(obj, |v, k| v.get(k)).and_then(Value::as_str).unwrap_or("");
+            let got = path
+                .iter()
+                .try_fold(obj, |v, k| v.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("");
             (got == want) == *eq
         })
     }
@@ -164,7 +201,11 @@ mod tests {
             ("app=web,tier in (front,back)", true),
             ("app=web,tier=back", false),
         ] {
-            assert_eq!(Selector::parse(sel).unwrap().matches_object(&obj), want, "{sel}");
+            assert_eq!(
+                Selector::parse(sel).unwrap().matches_object(&obj),
+                want,
+                "{sel}"
+            );
         }
         assert!(Selector::parse("app in web").is_err());
     }
@@ -172,7 +213,15 @@ mod tests {
     #[test]
     fn field_selector() {
         let obj = json!({"metadata": {"name": "a", "namespace": "n"}});
-        assert!(FieldSelector::parse("metadata.name=a,metadata.namespace!=x").unwrap().matches(&obj));
-        assert!(!FieldSelector::parse("metadata.name=b").unwrap().matches(&obj));
+        assert!(
+            FieldSelector::parse("metadata.name=a,metadata.namespace!=x")
+                .unwrap()
+                .matches(&obj)
+        );
+        assert!(
+            !FieldSelector::parse("metadata.name=b")
+                .unwrap()
+                .matches(&obj)
+        );
     }
 }

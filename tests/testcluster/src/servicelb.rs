@@ -16,8 +16,14 @@ pub struct ServiceLb {
 }
 
 fn daemonset_name(svc: &Value) -> String {
-    let name = svc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-    let uid = svc.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+    let name = svc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let uid = svc
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     // k3s appends the first 8 characters of the Service UID.
     let hash: String = uid.chars().filter(|c| *c != '-').rev().take(8).collect();
     format!("svclb-{name}-{hash}")
@@ -25,9 +31,13 @@ fn daemonset_name(svc: &Value) -> String {
 
 impl ServiceLb {
     pub fn service_changed(&self, store: &mut Store, ns: &str, name: &str) {
-        let Some(svc) = store.get(SERVICES, ns, name).cloned() else { return };
+        let Some(svc) = store.get(SERVICES, ns, name).cloned() else {
+            return;
+        };
         let is_lb = svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
-            && svc.pointer("/spec/loadBalancerClass").is_none_or(Value::is_null);
+            && svc
+                .pointer("/spec/loadBalancerClass")
+                .is_none_or(Value::is_null);
         if !is_lb {
             self.service_deleted(store, ns, name);
             return;
@@ -51,13 +61,27 @@ impl ServiceLb {
             let msg = format!("Applied LoadBalancer DaemonSet kube-system/{ds_name}");
             events::emit(store, &svc, "Normal", "AppliedDaemonSet", &msg, SERVICELB);
         }
-        let ingress: Vec<Value> = self.node_ips.iter().map(|ip| json!({"ip": ip, "ipMode": "VIP"})).collect();
+        let ingress: Vec<Value> = self
+            .node_ips
+            .iter()
+            .map(|ip| json!({"ip": ip, "ipMode": "VIP"}))
+            .collect();
         if svc.pointer("/status/loadBalancer/ingress") != Some(&json!(ingress)) {
             let mut next = svc.clone();
             next["status"]["loadBalancer"] = json!({"ingress": ingress});
             let svc = store.replace(SERVICES, next);
-            let msg = format!("Updated LoadBalancer with new IPs: [] -> {:?}", self.node_ips);
-            events::emit(store, &svc, "Normal", "UpdatedLoadBalancer", &msg, SERVICELB);
+            let msg = format!(
+                "Updated LoadBalancer with new IPs: [] -> {:?}",
+                self.node_ips
+            );
+            events::emit(
+                store,
+                &svc,
+                "Normal",
+                "UpdatedLoadBalancer",
+                &msg,
+                SERVICELB,
+            );
         }
     }
 
@@ -66,10 +90,18 @@ impl ServiceLb {
             .list(DAEMONSETS, Some("kube-system"))
             .into_iter()
             .filter(|d| {
-                d.pointer(&format!("/metadata/labels/{}", LABEL.replace('/', "~1"))).and_then(Value::as_str) == Some(name)
-                    && d.pointer("/metadata/labels/svccontroller.k3s.cattle.io~1svcnamespace").and_then(Value::as_str) == Some(ns)
+                d.pointer(&format!("/metadata/labels/{}", LABEL.replace('/', "~1")))
+                    .and_then(Value::as_str)
+                    == Some(name)
+                    && d.pointer("/metadata/labels/svccontroller.k3s.cattle.io~1svcnamespace")
+                        .and_then(Value::as_str)
+                        == Some(ns)
             })
-            .filter_map(|d| d.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|d| {
+                d.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .collect();
         for ds in owned {
             store.remove(DAEMONSETS, "kube-system", &ds);

@@ -38,7 +38,9 @@ impl Default for Store {
     fn default() -> Self {
         Store {
             objects: BTreeMap::new(),
-            declared_namespaces: ["default", "kube-system", "metallb-system"].map(String::from).into(),
+            declared_namespaces: ["default", "kube-system", "metallb-system"]
+                .map(String::from)
+                .into(),
             rv: 100,
             uids: 0,
             history: VecDeque::new(),
@@ -48,16 +50,34 @@ impl Default for Store {
 }
 
 fn meta<'a>(obj: &'a Value, field: &str) -> &'a str {
-    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 impl Store {
+    /// A copy for a dry run: same objects and counters, but no history and no watchers, so
+    /// nothing done to it is ever seen.
+    pub fn snapshot(&self) -> Store {
+        Store {
+            objects: self.objects.clone(),
+            declared_namespaces: self.declared_namespaces.clone(),
+            rv: self.rv,
+            uids: self.uids,
+            history: VecDeque::new(),
+            tx: broadcast::channel(1).0,
+        }
+    }
+
     pub fn resource_version(&self) -> u64 {
         self.rv
     }
 
     pub fn get(&self, def: &ResourceDef, ns: &str, name: &str) -> Option<&Value> {
-        self.objects.get(def.plural)?.get(&(ns.to_string(), name.to_string()))
+        self.objects
+            .get(def.plural)?
+            .get(&(ns.to_string(), name.to_string()))
     }
 
     /// Objects of one kind, in one namespace or all, ordered by namespace then name.
@@ -86,9 +106,16 @@ impl Store {
 
     /// Stores a new object, filling the server-owned metadata (kept when a seed provides it).
     pub fn insert(&mut self, def: &'static ResourceDef, mut obj: Value) -> Result<Value, ApiError> {
-        let (ns, name) = (meta(&obj, "namespace").to_string(), meta(&obj, "name").to_string());
+        let (ns, name) = (
+            meta(&obj, "namespace").to_string(),
+            meta(&obj, "name").to_string(),
+        );
         if name.is_empty() {
-            return Err(ApiError::invalid(&def.qualified(), "", "metadata.name: Required value: name or generateName is required"));
+            return Err(ApiError::invalid(
+                &def.qualified(),
+                "",
+                "metadata.name: Required value: name or generateName is required",
+            ));
         }
         if self.get(def, &ns, &name).is_some() {
             return Err(ApiError::already_exists(&def.qualified(), &name));
@@ -106,7 +133,10 @@ impl Store {
         }
         m["resourceVersion"] = json!(self.rv.to_string());
         m["generation"] = json!(1);
-        self.objects.entry(def.plural).or_default().insert((ns, name), obj.clone());
+        self.objects
+            .entry(def.plural)
+            .or_default()
+            .insert((ns, name), obj.clone());
         self.record(def, "ADDED", &obj);
         Ok(obj)
     }
@@ -114,10 +144,22 @@ impl Store {
     /// Replaces an existing object with a new version: a new resourceVersion, and a new
     /// generation when the spec changed. Returns the stored object.
     pub fn replace(&mut self, def: &'static ResourceDef, mut obj: Value) -> Value {
-        let key = (meta(&obj, "namespace").to_string(), meta(&obj, "name").to_string());
-        let old = self.objects.entry(def.plural).or_default().get(&key).cloned().unwrap_or(Value::Null);
+        let key = (
+            meta(&obj, "namespace").to_string(),
+            meta(&obj, "name").to_string(),
+        );
+        let old = self
+            .objects
+            .entry(def.plural)
+            .or_default()
+            .get(&key)
+            .cloned()
+            .unwrap_or(Value::Null);
         self.rv += 1;
-        let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+        let generation = old
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         let bump = i64::from(old.get("spec") != obj.get("spec"));
         obj["apiVersion"] = json!(def.api_version());
         obj["kind"] = json!(def.kind);
@@ -128,13 +170,19 @@ impl Store {
         }
         obj["metadata"]["generation"] = json!(generation + bump);
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.objects.entry(def.plural).or_default().insert(key, obj.clone());
+        self.objects
+            .entry(def.plural)
+            .or_default()
+            .insert(key, obj.clone());
         self.record(def, "MODIFIED", &obj);
         obj
     }
 
     pub fn remove(&mut self, def: &'static ResourceDef, ns: &str, name: &str) -> Option<Value> {
-        let mut obj = self.objects.get_mut(def.plural)?.remove(&(ns.to_string(), name.to_string()))?;
+        let mut obj = self
+            .objects
+            .get_mut(def.plural)?
+            .remove(&(ns.to_string(), name.to_string()))?;
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.record(def, "DELETED", &obj);
@@ -175,7 +223,9 @@ impl Store {
 
 /// The current UTC time as RFC 3339 with seconds, the way Kubernetes timestamps look.
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil-from-days (Howard Hinnant's algorithm), so no date crate is needed.
     let z = days as i64 + 719_468;
@@ -187,7 +237,12 @@ pub fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -198,8 +253,17 @@ mod tests {
     #[test]
     fn versions_history_and_gone() {
         let mut s = Store::default();
-        let a = s.insert(SERVICES, json!({"metadata": {"name": "a", "namespace": "n"}, "spec": {"x": 1}})).unwrap();
-        let rv_a: u64 = a["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+        let a = s
+            .insert(
+                SERVICES,
+                json!({"metadata": {"name": "a", "namespace": "n"}, "spec": {"x": 1}}),
+            )
+            .unwrap();
+        let rv_a: u64 = a["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(a["kind"], "Service");
         assert!(s.insert(SERVICES, a.clone()).is_err());
         let mut b = a.clone();

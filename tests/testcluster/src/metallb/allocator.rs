@@ -35,11 +35,22 @@ pub struct Pool {
 fn parse_entry(entry: &str) -> Result<Vec<IpNet>, String> {
     let bad = || format!("invalid CIDR {entry:?}");
     if let Some((a, b)) = entry.split_once('-') {
-        let (a, b): (IpAddr, IpAddr) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        let (a, b): (IpAddr, IpAddr) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
         let nets: Vec<IpNet> = match (a, b) {
-            (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => Ipv4Subnets::new(a, b, 0).map(IpNet::V4).collect(),
-            (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => Ipv6Subnets::new(a, b, 0).map(IpNet::V6).collect(),
-            _ => return Err(format!("invalid IP range {entry:?}: start must be lower than end, same family")),
+            (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => {
+                Ipv4Subnets::new(a, b, 0).map(IpNet::V4).collect()
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => {
+                Ipv6Subnets::new(a, b, 0).map(IpNet::V6).collect()
+            }
+            _ => {
+                return Err(format!(
+                    "invalid IP range {entry:?}: start must be lower than end, same family"
+                ));
+            }
         };
         return Ok(nets);
     }
@@ -49,31 +60,57 @@ fn parse_entry(entry: &str) -> Result<Vec<IpNet>, String> {
 
 impl Pool {
     pub fn parse(obj: &Value) -> Result<Pool, String> {
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let spec = obj.get("spec").cloned().unwrap_or_default();
         let mut cidrs = Vec::new();
-        for entry in spec.get("addresses").and_then(Value::as_array).into_iter().flatten() {
+        for entry in spec
+            .get("addresses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             cidrs.extend(parse_entry(entry.as_str().unwrap_or_default())?);
         }
-        let allocation = spec.get("serviceAllocation").filter(|v| v.is_object()).map(|a| ServiceAllocation {
-            priority: a.get("priority").and_then(Value::as_i64).unwrap_or(0),
-            namespaces: a
-                .get("namespaces")
-                .and_then(Value::as_array)
-                .map(|v| v.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                .unwrap_or_default(),
-            namespace_selectors: a.get("namespaceSelectors").and_then(Value::as_array).is_some_and(|v| !v.is_empty()),
-            service_selectors: a
-                .get("serviceSelectors")
-                .and_then(Value::as_array)
-                .map(|v| v.iter().map(Selector::from_object).collect())
-                .unwrap_or_default(),
-        });
+        let allocation = spec
+            .get("serviceAllocation")
+            .filter(|v| v.is_object())
+            .map(|a| ServiceAllocation {
+                priority: a.get("priority").and_then(Value::as_i64).unwrap_or(0),
+                namespaces: a
+                    .get("namespaces")
+                    .and_then(Value::as_array)
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                namespace_selectors: a
+                    .get("namespaceSelectors")
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| !v.is_empty()),
+                service_selectors: a
+                    .get("serviceSelectors")
+                    .and_then(Value::as_array)
+                    .map(|v| v.iter().map(Selector::from_object).collect())
+                    .unwrap_or_default(),
+            });
         Ok(Pool {
             name,
             cidrs,
-            auto_assign: spec.get("autoAssign").and_then(Value::as_bool).unwrap_or(true),
-            avoid_buggy_ips: spec.get("avoidBuggyIPs").and_then(Value::as_bool).unwrap_or(false),
+            auto_assign: spec
+                .get("autoAssign")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            avoid_buggy_ips: spec
+                .get("avoidBuggyIPs")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             allocation,
         })
     }
@@ -84,14 +121,18 @@ impl Pool {
         let mut seen: Vec<IpNet> = Vec::new();
         for c in &self.cidrs {
             if let Some(prev) = seen.iter().find(|p| overlap(p, c)) {
-                return Err(format!("CIDR \"{c}\" overlaps with already defined CIDR \"{prev}\""));
+                return Err(format!(
+                    "CIDR \"{c}\" overlaps with already defined CIDR \"{prev}\""
+                ));
             }
             seen.push(*c);
         }
         for other in others.filter(|o| o.name != self.name) {
             for c in &self.cidrs {
                 if let Some(prev) = other.cidrs.iter().find(|p| overlap(p, c)) {
-                    return Err(format!("CIDR \"{c}\" overlaps with already defined CIDR \"{prev}\""));
+                    return Err(format!(
+                        "CIDR \"{c}\" overlaps with already defined CIDR \"{prev}\""
+                    ));
                 }
             }
         }
@@ -109,11 +150,16 @@ impl Pool {
 
     /// MetalLB's `isPoolCompatibleWithService`; a pool without `serviceAllocation` takes all.
     fn compatible(&self, svc: &SvcInfo) -> bool {
-        let Some(a) = &self.allocation else { return true };
-        let ns_ok = (a.namespaces.is_empty() && !a.namespace_selectors)
+        let Some(a) = &self.allocation else {
+            return true;
+        };
+        let ns_ok = a.namespaces.is_empty()
             || a.namespace_selectors
-            || a.namespaces.iter().any(|n| n == &svc.namespace);
-        let svc_ok = a.service_selectors.is_empty() || a.service_selectors.iter().any(|s| s.matches(Some(&svc.labels)));
+            || a.namespaces.contains(&svc.namespace);
+        let svc_ok = a.service_selectors.is_empty()
+            || a.service_selectors
+                .iter()
+                .any(|s| s.matches(Some(&svc.labels)));
         ns_ok && svc_ok
     }
 
@@ -135,7 +181,11 @@ fn to_u128(ip: IpAddr) -> u128 {
 }
 
 fn from_u128(n: u128, v6: bool) -> IpAddr {
-    if v6 { IpAddr::V6(n.into()) } else { IpAddr::V4((n as u32).into()) }
+    if v6 {
+        IpAddr::V6(n.into())
+    } else {
+        IpAddr::V4((n as u32).into())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -167,7 +217,10 @@ impl Allocator {
     }
 
     pub fn used_ips(&self) -> BTreeSet<IpAddr> {
-        self.assigned.values().flat_map(|a| a.ips.iter().copied()).collect()
+        self.assigned
+            .values()
+            .flat_map(|a| a.ips.iter().copied())
+            .collect()
     }
 
     pub fn unassign(&mut self, key: &str) {
@@ -180,13 +233,24 @@ impl Allocator {
 
     /// MetalLB's `checkSharing`: may `svc` take `ip` next to its current users?
     fn check_sharing(&self, svc: &SvcInfo, ip: IpAddr) -> Result<(), String> {
-        let others: Vec<(&String, &Assignment)> =
-            self.assigned.iter().filter(|(k, a)| **k != svc.key && a.ips.contains(&ip)).collect();
-        let Some((_, first)) = others.first() else { return Ok(()) };
-        let sharing_ok = !first.sharing.is_empty() && first.sharing == svc.sharing && first.backend == svc.backend;
+        let others: Vec<(&String, &Assignment)> = self
+            .assigned
+            .iter()
+            .filter(|(k, a)| **k != svc.key && a.ips.contains(&ip))
+            .collect();
+        let Some((_, first)) = others.first() else {
+            return Ok(());
+        };
+        let sharing_ok = !first.sharing.is_empty()
+            && first.sharing == svc.sharing
+            && first.backend == svc.backend;
         if !sharing_ok {
             let users: Vec<&str> = others.iter().map(|(k, _)| k.as_str()).collect();
-            return Err(format!("can't change sharing key for \"{}\", address also in use by {}", svc.key, users.join(",")));
+            return Err(format!(
+                "can't change sharing key for \"{}\", address also in use by {}",
+                svc.key,
+                users.join(",")
+            ));
         }
         for port in &svc.ports {
             if others.iter().any(|(_, a)| a.ports.contains(port)) {
@@ -197,7 +261,13 @@ impl Allocator {
     }
 
     fn record(&mut self, svc: &SvcInfo, ips: Vec<IpAddr>, pool: String) {
-        let a = Assignment { ips, pool, ports: svc.ports.clone(), sharing: svc.sharing.clone(), backend: svc.backend.clone() };
+        let a = Assignment {
+            ips,
+            pool,
+            ports: svc.ports.clone(),
+            sharing: svc.sharing.clone(),
+            backend: svc.backend.clone(),
+        };
         self.assigned.insert(svc.key.clone(), a);
     }
 
@@ -210,7 +280,10 @@ impl Allocator {
                 return Err(format!("{} is not allowed in config", quote_ips(ips)));
             };
             if !pool.compatible(svc) {
-                return Err(format!("pool {} not compatible for ip assignment", pool.name));
+                return Err(format!(
+                    "pool {} not compatible for ip assignment",
+                    pool.name
+                ));
             }
             self.check_sharing(svc, ip)?;
             pool_name = pool.name.clone();
@@ -221,15 +294,20 @@ impl Allocator {
 
     /// Whether every IP lies in the named pool (for `address-pool` plus explicit IPs).
     pub fn ips_in_pool(&self, ips: &[IpAddr], pool: &str) -> bool {
-        ips.iter().all(|ip| self.pool_for(*ip).is_some_and(|p| p.name == pool))
+        ips.iter()
+            .all(|ip| self.pool_for(*ip).is_some_and(|p| p.name == pool))
     }
 
     fn first_fit(&self, svc: &SvcInfo, pool: &Pool) -> Option<IpAddr> {
         let used = self.used_ips();
-        let candidates = || pool.addresses().filter(|ip| ip.is_ipv6() == svc.ipv6 && !pool.buggy(*ip));
+        let candidates = || {
+            pool.addresses()
+                .filter(|ip| ip.is_ipv6() == svc.ipv6 && !pool.buggy(*ip))
+        };
         // A Service with a sharing key first joins an address already in use that it may share.
         if !svc.sharing.is_empty()
-            && let Some(ip) = candidates().find(|ip| used.contains(ip) && self.check_sharing(svc, *ip).is_ok())
+            && let Some(ip) =
+                candidates().find(|ip| used.contains(ip) && self.check_sharing(svc, *ip).is_ok())
         {
             return Some(ip);
         }
@@ -238,11 +316,17 @@ impl Allocator {
 
     /// MetalLB's `AllocateFromPool` (the `address-pool` annotation).
     pub fn allocate_from_pool(&mut self, svc: &SvcInfo, name: &str) -> Result<Vec<IpAddr>, String> {
-        let pool = self.pools.iter().find(|p| p.name == name).ok_or_else(|| format!("unknown pool \"{name}\""))?;
+        let pool = self
+            .pools
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| format!("unknown pool \"{name}\""))?;
         if !pool.compatible(svc) {
             return Err(format!("pool {name} not compatible for ip assignment"));
         }
-        let ip = self.first_fit(svc, pool).ok_or_else(|| format!("no available IPs in pool \"{name}\""))?;
+        let ip = self
+            .first_fit(svc, pool)
+            .ok_or_else(|| format!("no available IPs in pool \"{name}\""))?;
         self.record(svc, vec![ip], name.to_string());
         Ok(vec![ip])
     }
@@ -259,8 +343,14 @@ impl Allocator {
             let prio = p.allocation.as_ref().map_or(0, |a| a.priority);
             (prio <= 0, prio)
         });
-        let fallback = self.pools.iter().filter(|p| p.auto_assign && p.allocation.is_none());
-        let found = pinned.into_iter().chain(fallback).find_map(|p| Some((self.first_fit(svc, p)?, p.name.clone())));
+        let fallback = self
+            .pools
+            .iter()
+            .filter(|p| p.auto_assign && p.allocation.is_none());
+        let found = pinned
+            .into_iter()
+            .chain(fallback)
+            .find_map(|p| Some((self.first_fit(svc, p)?, p.name.clone())));
         let (ip, pool) = found.ok_or_else(|| "no available IPs".to_string())?;
         self.record(svc, vec![ip], pool);
         Ok(vec![ip])
@@ -291,11 +381,17 @@ mod tests {
 
     #[test]
     fn host_bits_are_masked_and_ranges_split() {
-        let p = pool("p", json!({"addresses": ["192.168.1.240/24", "10.0.0.1-10.0.0.6"]}));
+        let p = pool(
+            "p",
+            json!({"addresses": ["192.168.1.240/24", "10.0.0.1-10.0.0.6"]}),
+        );
         assert!(p.contains("192.168.1.0".parse().unwrap()));
         assert_eq!(p.addresses().count(), 256 + 6);
         assert_eq!(p.addresses().next().unwrap().to_string(), "192.168.1.0");
-        assert!(Pool::parse(&json!({"metadata": {"name": "x"}, "spec": {"addresses": ["10.0.0.1"]}})).is_err());
+        assert!(
+            Pool::parse(&json!({"metadata": {"name": "x"}, "spec": {"addresses": ["10.0.0.1"]}}))
+                .is_err()
+        );
     }
 
     #[test]
@@ -306,7 +402,10 @@ mod tests {
             b.check_overlaps([&a].into_iter()).unwrap_err(),
             "CIDR \"10.0.0.128/25\" overlaps with already defined CIDR \"10.0.0.0/24\""
         );
-        let c = pool("c", json!({"addresses": ["10.1.0.0/24", "10.1.0.5-10.1.0.6"]}));
+        let c = pool(
+            "c",
+            json!({"addresses": ["10.1.0.0/24", "10.1.0.5-10.1.0.6"]}),
+        );
         assert!(c.check_overlaps(std::iter::empty()).is_err());
     }
 
@@ -314,16 +413,41 @@ mod tests {
     fn first_free_in_listed_order_buggy_and_auto_assign() {
         let mut a = Allocator::default();
         a.set_pools(vec![
-            pool("manual", json!({"addresses": ["10.9.0.0/30"], "autoAssign": false})),
-            pool("z", json!({"addresses": ["10.0.1.0/30", "10.0.0.0/30"], "avoidBuggyIPs": true})),
+            pool(
+                "manual",
+                json!({"addresses": ["10.9.0.0/30"], "autoAssign": false}),
+            ),
+            pool(
+                "z",
+                json!({"addresses": ["10.0.1.0/30", "10.0.0.0/30"], "avoidBuggyIPs": true}),
+            ),
         ]);
-        assert_eq!(a.allocate(&svc("n/a", "", 80)).unwrap()[0].to_string(), "10.0.1.1");
-        assert_eq!(a.allocate(&svc("n/b", "", 80)).unwrap()[0].to_string(), "10.0.1.2");
-        assert_eq!(a.allocate(&svc("n/c", "", 80)).unwrap()[0].to_string(), "10.0.1.3");
-        assert_eq!(a.allocate(&svc("n/d", "", 80)).unwrap()[0].to_string(), "10.0.0.1");
-        assert_eq!(a.allocate_from_pool(&svc("n/e", "", 80), "manual").unwrap()[0].to_string(), "10.9.0.0");
+        assert_eq!(
+            a.allocate(&svc("n/a", "", 80)).unwrap()[0].to_string(),
+            "10.0.1.1"
+        );
+        assert_eq!(
+            a.allocate(&svc("n/b", "", 80)).unwrap()[0].to_string(),
+            "10.0.1.2"
+        );
+        assert_eq!(
+            a.allocate(&svc("n/c", "", 80)).unwrap()[0].to_string(),
+            "10.0.1.3"
+        );
+        assert_eq!(
+            a.allocate(&svc("n/d", "", 80)).unwrap()[0].to_string(),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            a.allocate_from_pool(&svc("n/e", "", 80), "manual").unwrap()[0].to_string(),
+            "10.9.0.0"
+        );
         assert_eq!(a.pool_of("n/e"), Some("manual"));
-        assert_eq!(a.assign(&svc("n/f", "", 80), &["10.0.0.0".parse().unwrap()]).unwrap_err(), r#"["10.0.0.0"] is not allowed in config"#);
+        assert_eq!(
+            a.assign(&svc("n/f", "", 80), &["10.0.0.0".parse().unwrap()])
+                .unwrap_err(),
+            r#"["10.0.0.0"] is not allowed in config"#
+        );
     }
 
     #[test]
@@ -333,7 +457,10 @@ mod tests {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         a.assign(&svc("n/a", "k", 80), &[ip]).unwrap();
         a.assign(&svc("n/b", "k", 81), &[ip]).unwrap();
-        assert_eq!(a.assign(&svc("n/c", "k", 80), &[ip]).unwrap_err(), r#"port TCP/80 is already in use on "10.0.0.1""#);
+        assert_eq!(
+            a.assign(&svc("n/c", "k", 80), &[ip]).unwrap_err(),
+            r#"port TCP/80 is already in use on "10.0.0.1""#
+        );
         assert_eq!(
             a.assign(&svc("n/d", "", 82), &[ip]).unwrap_err(),
             r#"can't change sharing key for "n/d", address also in use by n/a,n/b"#
@@ -350,10 +477,17 @@ mod tests {
             pool("late", json!({"addresses": ["10.2.0.0/30"], "serviceAllocation": {"namespaces": ["ml"]}})),
             pool("first", json!({"addresses": ["10.1.0.0/30"], "serviceAllocation": {"priority": 1, "namespaces": ["ml"]}})),
         ]);
-        assert_eq!(a.allocate(&svc("ml/a", "", 80)).unwrap()[0].to_string(), "10.1.0.0");
-        assert_eq!(a.allocate(&svc("web/a", "", 80)).unwrap()[0].to_string(), "10.0.0.0");
         assert_eq!(
-            a.assign(&svc("web/b", "", 80), &["10.2.0.1".parse().unwrap()]).unwrap_err(),
+            a.allocate(&svc("ml/a", "", 80)).unwrap()[0].to_string(),
+            "10.1.0.0"
+        );
+        assert_eq!(
+            a.allocate(&svc("web/a", "", 80)).unwrap()[0].to_string(),
+            "10.0.0.0"
+        );
+        assert_eq!(
+            a.assign(&svc("web/b", "", 80), &["10.2.0.1".parse().unwrap()])
+                .unwrap_err(),
             "pool late not compatible for ip assignment"
         );
     }

@@ -31,12 +31,19 @@ fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
 
 /// The pools MetalLB would load: valid `IPAddressPool`s in its own namespace.
 pub fn load_pools(store: &Store) -> Vec<Pool> {
-    store.list(POOLS, Some(NAMESPACE)).into_iter().filter_map(|p| Pool::parse(p).ok()).collect()
+    store
+        .list(POOLS, Some(NAMESPACE))
+        .into_iter()
+        .filter_map(|p| Pool::parse(p).ok())
+        .collect()
 }
 
 impl MetalLb {
     pub fn new(version: MetallbVersion) -> Self {
-        MetalLb { version, alloc: Allocator::default() }
+        MetalLb {
+            version,
+            alloc: Allocator::default(),
+        }
     }
 
     pub fn version(&self) -> MetallbVersion {
@@ -50,7 +57,13 @@ impl MetalLb {
         let mut keys: Vec<(bool, String, String)> = store
             .list(SERVICES, None)
             .into_iter()
-            .map(|s| (ingress_ips(s).is_empty(), meta(s, "namespace"), meta(s, "name")))
+            .map(|s| {
+                (
+                    ingress_ips(s).is_empty(),
+                    meta(s, "namespace"),
+                    meta(s, "name"),
+                )
+            })
             .collect();
         keys.sort();
         let before = self.alloc.used_ips();
@@ -97,9 +110,14 @@ impl MetalLb {
     }
 
     fn converge(&mut self, store: &mut Store, ns: &str, name: &str) {
-        let Some(svc) = store.get(SERVICES, ns, name).cloned() else { return };
+        let Some(svc) = store.get(SERVICES, ns, name).cloned() else {
+            return;
+        };
         let key = format!("{ns}/{name}");
-        if svc.pointer("/spec/loadBalancerClass").is_some_and(|c| !c.is_null()) {
+        if svc
+            .pointer("/spec/loadBalancerClass")
+            .is_some_and(|c| !c.is_null())
+        {
             // Not ours: MetalLB does not even see such Services.
             self.alloc.unassign(&key);
             return;
@@ -118,13 +136,16 @@ impl MetalLb {
             self.alloc.unassign(&key);
         } else {
             if let Err(e) = self.alloc.assign(&info, &ips) {
-                let msg = format!("current IP for \"{key}\" not allowed by config, will attempt for new IP assignment: {e}");
+                let msg = format!(
+                    "current IP for \"{key}\" not allowed by config, will attempt for new IP assignment: {e}"
+                );
                 events::emit(store, &svc, "Normal", "ClearAssignment", &msg, METALLB);
                 self.alloc.unassign(&key);
                 ips.clear();
             }
             let pool = annotation(&svc, "address-pool", self.version).filter(|p| !p.is_empty());
-            if !ips.is_empty() && pool.is_some_and(|p| self.alloc.pool_of(&key) != Some(p.as_str())) {
+            if !ips.is_empty() && pool.is_some_and(|p| self.alloc.pool_of(&key) != Some(p.as_str()))
+            {
                 self.alloc.unassign(&key);
                 ips.clear();
             }
@@ -143,7 +164,14 @@ impl MetalLb {
         if ips.is_empty() {
             match desired.and_then(|want| self.allocate(&svc, &info, want)) {
                 Ok(got) => {
-                    events::emit(store, &svc, "Normal", "IPAllocated", &format!("Assigned IP {}", quote_ips(&got)), METALLB);
+                    events::emit(
+                        store,
+                        &svc,
+                        "Normal",
+                        "IPAllocated",
+                        &format!("Assigned IP {}", quote_ips(&got)),
+                        METALLB,
+                    );
                     ips = got;
                 }
                 Err(e) => {
@@ -161,11 +189,19 @@ impl MetalLb {
     }
 
     /// MetalLB's `allocateIPs`: explicit IPs, else the requested pool, else any pool.
-    fn allocate(&mut self, svc: &Value, info: &SvcInfo, want: Vec<IpAddr>) -> Result<Vec<IpAddr>, String> {
+    fn allocate(
+        &mut self,
+        svc: &Value,
+        info: &SvcInfo,
+        want: Vec<IpAddr>,
+    ) -> Result<Vec<IpAddr>, String> {
         let pool = annotation(svc, "address-pool", self.version).filter(|p| !p.is_empty());
         if !want.is_empty() {
             if want.iter().all(|ip| ip.is_ipv6() != info.ipv6) {
-                return Err(format!("requested loadBalancer IP(s) {} does not match the ipFamily of the service", quote_ips(&want)));
+                return Err(format!(
+                    "requested loadBalancer IP(s) {} does not match the ipFamily of the service",
+                    quote_ips(&want)
+                ));
             }
             if let Some(p) = &pool
                 && !self.alloc.ips_in_pool(&want, p)
@@ -188,10 +224,18 @@ impl MetalLb {
     fn write(&self, store: &mut Store, svc: &Value, ips: &[IpAddr], pool: Option<&str>) {
         let mut next = svc.clone();
         if let Some(p) = pool {
-            next["metadata"]["annotations"][format!("{}/ip-allocated-from-pool", self.version.prefix())] = json!(p);
+            next["metadata"]["annotations"]
+                [format!("{}/ip-allocated-from-pool", self.version.prefix())] = json!(p);
         }
-        let ingress: Vec<Value> = ips.iter().map(|ip| json!({"ip": ip.to_string(), "ipMode": "VIP"})).collect();
-        next["status"]["loadBalancer"] = if ingress.is_empty() { json!({}) } else { json!({"ingress": ingress}) };
+        let ingress: Vec<Value> = ips
+            .iter()
+            .map(|ip| json!({"ip": ip.to_string(), "ipMode": "VIP"}))
+            .collect();
+        next["status"]["loadBalancer"] = if ingress.is_empty() {
+            json!({})
+        } else {
+            json!({"ingress": ingress})
+        };
         if &next == svc {
             return;
         }
@@ -199,10 +243,22 @@ impl MetalLb {
             let deprecated: Vec<String> = svc
                 .pointer("/metadata/annotations")
                 .and_then(Value::as_object)
-                .map(|a| a.keys().filter(|k| k.starts_with("metallb.universe.tf")).cloned().collect())
+                .map(|a| {
+                    a.keys()
+                        .filter(|k| k.starts_with("metallb.universe.tf"))
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             for k in deprecated {
-                events::emit(store, svc, "Warning", "deprecatedAnnotation", &format!("Service uses deprecated annotation {k}"), METALLB);
+                events::emit(
+                    store,
+                    svc,
+                    "Warning",
+                    "deprecatedAnnotation",
+                    &format!("Service uses deprecated annotation {k}"),
+                    METALLB,
+                );
             }
         }
         store.replace(SERVICES, next);
@@ -210,10 +266,15 @@ impl MetalLb {
 }
 
 fn meta(obj: &Value, field: &str) -> String {
-    obj.pointer(&format!("/metadata/{field}")).and_then(Value::as_str).unwrap_or_default().to_string()
+    obj.pointer(&format!("/metadata/{field}"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn wants_lb(svc: &Value) -> bool {
     svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
-        && svc.pointer("/spec/loadBalancerClass").is_none_or(Value::is_null)
+        && svc
+            .pointer("/spec/loadBalancerClass")
+            .is_none_or(Value::is_null)
 }

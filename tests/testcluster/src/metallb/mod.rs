@@ -29,7 +29,11 @@ impl MetallbVersion {
 
     /// The prefix of the annotations this version writes and names in messages.
     pub fn prefix(self) -> &'static str {
-        if self >= Self::METALLB_IO_PREFIX { "metallb.io" } else { "metallb.universe.tf" }
+        if self >= Self::METALLB_IO_PREFIX {
+            "metallb.io"
+        } else {
+            "metallb.universe.tf"
+        }
     }
 }
 
@@ -45,7 +49,10 @@ impl FromStr for MetallbVersion {
         let parts: Vec<u32> = s
             .trim_start_matches('v')
             .split('.')
-            .map(|p| p.parse().map_err(|_| format!("invalid MetalLB version {s:?}")))
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| format!("invalid MetalLB version {s:?}"))
+            })
             .collect::<Result<_, _>>()?;
         match parts[..] {
             [a, b, c] => Ok(MetallbVersion(a, b, c)),
@@ -61,7 +68,8 @@ impl fmt::Display for MetallbVersion {
 }
 
 fn annotations(svc: &Value) -> Option<&Map<String, Value>> {
-    svc.pointer("/metadata/annotations").and_then(Value::as_object)
+    svc.pointer("/metadata/annotations")
+        .and_then(Value::as_object)
 }
 
 /// MetalLB's `valueForAnnotation`: an exact, case-sensitive lookup where a present `metallb.io`
@@ -69,7 +77,10 @@ fn annotations(svc: &Value) -> Option<&Map<String, Value>> {
 /// latter.
 pub fn annotation(svc: &Value, suffix: &str, version: MetallbVersion) -> Option<String> {
     let anns = annotations(svc)?;
-    let get = |k: String| anns.get(&k).map(|v| v.as_str().unwrap_or_default().to_string());
+    let get = |k: String| {
+        anns.get(&k)
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+    };
     if version >= MetallbVersion::METALLB_IO_PREFIX
         && let Some(v) = get(format!("metallb.io/{suffix}"))
     {
@@ -88,13 +99,22 @@ pub fn quote_ips(ips: &[IpAddr]) -> String {
 pub fn desired_ips(svc: &Value, version: MetallbVersion) -> Result<Vec<IpAddr>, String> {
     let key = format!("{}/loadBalancerIPs", version.prefix());
     let ann = annotation(svc, "loadBalancerIPs", version).filter(|s| !s.is_empty());
-    let spec = svc.pointer("/spec/loadBalancerIP").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let spec = svc
+        .pointer("/spec/loadBalancerIP")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
     match (ann, spec) {
-        (Some(_), Some(_)) => Err(format!("service can not have both {key} and svc.Spec.LoadBalancerIP")),
+        (Some(_), Some(_)) => Err(format!(
+            "service can not have both {key} and svc.Spec.LoadBalancerIP"
+        )),
         (Some(a), None) => {
             let ips: Vec<IpAddr> = a
                 .split(',')
-                .map(|s| s.trim().parse().map_err(|_| format!("invalid {key}: {a:?}")))
+                .map(|s| {
+                    s.trim()
+                        .parse()
+                        .map_err(|_| format!("invalid {key}: {a:?}"))
+                })
                 .collect::<Result<_, _>>()?;
             if ips.len() > 2 {
                 return Err(format!("more than two addresses {a:?}"));
@@ -104,7 +124,10 @@ pub fn desired_ips(svc: &Value, version: MetallbVersion) -> Result<Vec<IpAddr>, 
             }
             Ok(ips)
         }
-        (None, Some(s)) => s.parse().map(|ip| vec![ip]).map_err(|_| format!("invalid spec.loadBalancerIP {s:?}")),
+        (None, Some(s)) => s
+            .parse()
+            .map(|ip| vec![ip])
+            .map_err(|_| format!("invalid spec.loadBalancerIP {s:?}")),
         (None, None) => Ok(Vec::new()),
     }
 }
@@ -127,24 +150,47 @@ pub struct SvcInfo {
 
 impl SvcInfo {
     pub fn new(svc: &Value, version: MetallbVersion) -> SvcInfo {
-        let ns = svc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-        let name = svc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let ns = svc
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = svc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let ports = svc
             .pointer("/spec/ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .map(|p| format!("{}/{}", p.get("protocol").and_then(Value::as_str).unwrap_or("TCP"), p["port"]))
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.get("protocol").and_then(Value::as_str).unwrap_or("TCP"),
+                    p["port"]
+                )
+            })
             .collect();
-        let local = svc.pointer("/spec/externalTrafficPolicy").and_then(Value::as_str) == Some("Local");
+        let local = svc
+            .pointer("/spec/externalTrafficPolicy")
+            .and_then(Value::as_str)
+            == Some("Local");
         let backend = match svc.pointer("/spec/selector").and_then(Value::as_object) {
-            Some(sel) if local => sel.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","),
+            Some(sel) if local => sel
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(","),
             _ => String::new(),
         };
         SvcInfo {
             key: format!("{ns}/{name}"),
             namespace: ns.to_string(),
-            labels: svc.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default(),
+            labels: svc
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
             ports,
             sharing: annotation(svc, "allow-shared-ip", version).unwrap_or_default(),
             backend,
@@ -188,21 +234,48 @@ mod tests {
     fn annotation_precedence_and_versions() {
         let new = MetallbVersion::default();
         let old: MetallbVersion = "0.14.8".parse().unwrap();
-        let s = svc(json!({"metallb.io/loadBalancerIPs": "1.1.1.1", "metallb.universe.tf/loadBalancerIPs": "2.2.2.2"}), "");
-        assert_eq!(desired_ips(&s, new).unwrap(), vec!["1.1.1.1".parse::<IpAddr>().unwrap()]);
-        assert_eq!(desired_ips(&s, old).unwrap(), vec!["2.2.2.2".parse::<IpAddr>().unwrap()]);
+        let s = svc(
+            json!({"metallb.io/loadBalancerIPs": "1.1.1.1", "metallb.universe.tf/loadBalancerIPs": "2.2.2.2"}),
+            "",
+        );
+        assert_eq!(
+            desired_ips(&s, new).unwrap(),
+            vec!["1.1.1.1".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            desired_ips(&s, old).unwrap(),
+            vec!["2.2.2.2".parse::<IpAddr>().unwrap()]
+        );
         let only_new = svc(json!({"metallb.io/loadBalancerIPs": "1.1.1.1"}), "");
         assert!(desired_ips(&only_new, old).unwrap().is_empty());
-        let misspelled = svc(json!({"metallb.universe.tf/loadBalancer-ips": "1.1.1.1"}), "");
+        let misspelled = svc(
+            json!({"metallb.universe.tf/loadBalancer-ips": "1.1.1.1"}),
+            "",
+        );
         assert!(desired_ips(&misspelled, new).unwrap().is_empty());
         let both = svc(json!({"metallb.io/loadBalancerIPs": "1.1.1.1"}), "1.1.1.1");
         assert_eq!(
             desired_ips(&both, new).unwrap_err(),
             "service can not have both metallb.io/loadBalancerIPs and svc.Spec.LoadBalancerIP"
         );
-        assert!(desired_ips(&svc(json!({"metallb.io/loadBalancerIPs": "1.1.1.0/24"}), ""), new).is_err());
-        assert!(desired_ips(&svc(json!({"metallb.io/loadBalancerIPs": "1.1.1.1,2.2.2.2"}), ""), new).is_err());
-        assert_eq!(desired_ips(&svc(json!({}), "3.3.3.3"), new).unwrap().len(), 1);
+        assert!(
+            desired_ips(
+                &svc(json!({"metallb.io/loadBalancerIPs": "1.1.1.0/24"}), ""),
+                new
+            )
+            .is_err()
+        );
+        assert!(
+            desired_ips(
+                &svc(json!({"metallb.io/loadBalancerIPs": "1.1.1.1,2.2.2.2"}), ""),
+                new
+            )
+            .is_err()
+        );
+        assert_eq!(
+            desired_ips(&svc(json!({}), "3.3.3.3"), new).unwrap().len(),
+            1
+        );
         assert_eq!(quote_ips(&["1.2.3.4".parse().unwrap()]), r#"["1.2.3.4"]"#);
         assert_eq!(old.to_string(), "0.14.8");
         assert!("0.14".parse::<MetallbVersion>().is_err());

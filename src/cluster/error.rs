@@ -1,0 +1,168 @@
+//! Cluster errors a person can act on: a 403 names the permission, a connection or TLS
+//! failure names the server and context. Nothing here ever contains a token or key: we only
+//! format our own fields, the server's status message and transport errors.
+
+use std::fmt;
+
+/// The API operation that failed, for messages (`list services in namespace mlflow`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub verb: &'static str,
+    /// Plural resource, with its API group for non-core kinds (`ipaddresspools.metallb.io`).
+    pub resource: String,
+    /// `None` for all namespaces (cluster scope).
+    pub namespace: Option<String>,
+    /// The object name for get/patch/watch of one object.
+    pub name: Option<String>,
+}
+
+impl Op {
+    pub fn new(verb: &'static str, resource: &str, namespace: Option<&str>) -> Op {
+        Op {
+            verb,
+            resource: resource.to_string(),
+            namespace: namespace.map(String::from),
+            name: None,
+        }
+    }
+    pub fn named(mut self, name: &str) -> Op {
+        self.name = Some(name.to_string());
+        self
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.verb, self.resource)?;
+        if let Some(n) = &self.name {
+            write!(f, " {n}")?;
+        }
+        match &self.namespace {
+            Some(ns) => write!(f, " in namespace {ns}"),
+            None => write!(f, " in all namespaces (cluster scope)"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ClusterError {
+    /// The kubeconfig could not be read or has no usable context.
+    Config { message: String },
+    /// TCP/TLS/HTTP failure talking to the server.
+    Unreachable {
+        server: String,
+        context: String,
+        op: Op,
+        detail: String,
+    },
+    Forbidden {
+        op: Op,
+        context: String,
+        message: String,
+    },
+    /// 409: the object changed since it was read.
+    Conflict { op: Op },
+    /// Any other API error status.
+    Api { op: Op, code: u16, message: String },
+    /// MetalLB did not report the expected IP in time.
+    Timeout { what: String },
+}
+
+impl ClusterError {
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ClusterError::Conflict { .. })
+    }
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClusterError::Api { code: 404, .. })
+    }
+    /// Maps a kube-rs error for `op`.
+    pub fn from_kube(err: kube::Error, op: Op, server: &str, context: &str) -> ClusterError {
+        match err {
+            kube::Error::Api(status) => match status.code {
+                403 => ClusterError::Forbidden {
+                    op,
+                    context: context.to_string(),
+                    message: status.message.clone(),
+                },
+                409 => ClusterError::Conflict { op },
+                code => ClusterError::Api {
+                    op,
+                    code,
+                    message: if status.message.is_empty() {
+                        status.reason.clone()
+                    } else {
+                        status.message.clone()
+                    },
+                },
+            },
+            kube::Error::Auth(e) => ClusterError::Config {
+                message: format!("cannot authenticate to {server} (context {context}): {e}"),
+            },
+            other => ClusterError::Unreachable {
+                server: server.to_string(),
+                context: context.to_string(),
+                op,
+                detail: error_chain(&other),
+            },
+        }
+    }
+}
+
+/// The error and its sources, `: `-joined (hyper and rustls put the useful part deep).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+impl fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterError::Config { message } => write!(
+                f,
+                "{message}\n  = help: check --kubeconfig/$KUBECONFIG and --context (`kubectl config get-contexts`)"
+            ),
+            ClusterError::Unreachable {
+                server,
+                context,
+                op,
+                detail,
+            } => write!(
+                f,
+                "cannot reach the Kubernetes API server {server} (context {context}) to {op}: {detail}\n  = help: check the server address and CA in the kubeconfig; `kubectl --context {context} get --raw /version` should work"
+            ),
+            ClusterError::Forbidden {
+                op,
+                context,
+                message,
+            } => {
+                let scope = match &op.namespace {
+                    Some(ns) => format!("a Role in namespace {ns}"),
+                    None => "a ClusterRole with a ClusterRoleBinding".to_string(),
+                };
+                write!(
+                    f,
+                    "forbidden: your user (context {context}) may not {op}\n  server said: {message}\n  = help: grant verb `{}` on resource `{}` through {scope} (README: \"RBAC\")",
+                    op.verb, op.resource
+                )
+            }
+            ClusterError::Conflict { op } => write!(
+                f,
+                "conflict: the object changed while lbip worked ({op}); rerun the command"
+            ),
+            ClusterError::Api { op, code, message } => {
+                write!(f, "the API server refused to {op}: HTTP {code}: {message}")
+            }
+            ClusterError::Timeout { what } => write!(f, "{what}"),
+        }
+    }
+}
+
+impl std::error::Error for ClusterError {}

@@ -1,0 +1,14 @@
+//! Cluster access: a kube-rs client set up from kubectl's flags, reads with one LIST per
+//! kind, patches with optimistic concurrency, and waits on watches. No printing here:
+//! results are data, progress goes through a callback, so the kubectl face and the Ansible
+//! module share it.
+
+mod apply;
+mod connect;
+mod error;
+mod read;
+
+pub use apply::{AppliedStep, ApplyFailure, ApplyOptions, ApplyReport, Progress, apply};
+pub use connect::{Connection, KubeOptions, connect, install_crypto_provider};
+pub use error::{ClusterError, Op};
+pub use read::{ObserveOptions, observe};

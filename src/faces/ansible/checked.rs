@@ -1,0 +1,82 @@
+//! `state: checked`: drift reported like `kubectl lbip check`, from the same analysis.
+//! Read-only, so check mode changes nothing here.
+
+use super::args::ModuleArgs;
+use super::cluster::{self, ServiceKey};
+use super::result::ModuleResult;
+use super::valid_registry;
+use crate::cluster::{ObserveOptions, observe};
+use crate::diagnostic::Finding;
+use crate::plan::{self, ServiceStatus};
+use crate::registry::Registry;
+
+pub fn run(args: &ModuleArgs) -> ModuleResult {
+    let (registry, warnings, _path) = match valid_registry(args) {
+        Ok(r) => r,
+        Err(failed) => return *failed,
+    };
+    let selected = match cluster::selected_services(&registry, args) {
+        Ok(s) => s,
+        Err(msg) => return ModuleResult::fail(msg),
+    };
+    cluster::block_on(check(args, &registry, &selected)).with_findings(warnings)
+}
+
+async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
+    let conn = match cluster::connect(args).await {
+        Ok(c) => c,
+        Err(failed) => return *failed,
+    };
+    let read = ObserveOptions {
+        scope: cluster::scope(args),
+        all_services: false,
+        events: true,
+        environment: false,
+    };
+    let observed = match observe(&conn, &read).await {
+        Ok(o) => o,
+        Err(e) => return ModuleResult::fail(e.to_string()),
+    };
+    let rows: Vec<ServiceStatus> = plan::analyze(registry, &observed)
+        .into_iter()
+        .filter(|s| {
+            selected.is_empty()
+                || selected
+                    .iter()
+                    .any(|(n, m)| *n == s.namespace && *m == s.name)
+        })
+        .collect();
+    let problems: Vec<&ServiceStatus> = rows.iter().filter(|r| !r.is_ok()).collect();
+    let findings: Vec<Finding> = problems
+        .iter()
+        .flat_map(|r| r.findings.iter().cloned())
+        .collect();
+    let mut result = if problems.is_empty() {
+        ModuleResult::ok(format!("ok: {} Service(s) match the registry", rows.len()))
+    } else {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|r| match r.findings.first() {
+                Some(f) => format!("{} ({}): {}", r.key(), r.state_text(), f.message),
+                None => format!("{} ({})", r.key(), r.state_text()),
+            })
+            .collect();
+        let msg = format!(
+            "{} of {} Service(s) are not ok: {}; state=pinned (or `kubectl lbip apply`) fixes it",
+            problems.len(),
+            rows.len(),
+            listed.join("; ")
+        );
+        if args.fail_on_drift {
+            ModuleResult::fail(msg)
+        } else {
+            let mut r = ModuleResult::ok(msg);
+            r.changed = true;
+            r
+        }
+    };
+    result.findings = findings;
+    result
+        .with("drift", problems.len())
+        .with("status", serde_json::to_value(&rows).unwrap_or_default())
+}

@@ -1,0 +1,202 @@
+//! What `pinned` and `checked` share: the connection from the task's options, which Services
+//! the task is about, and the before/after of a plan for `--diff`. Reading, planning and
+//! patching are the library's (`cluster`, `plan`), exactly as `kubectl lbip` uses them.
+
+use super::args::ModuleArgs;
+use super::result::{Diff, ModuleResult};
+use crate::cluster::{self, Connection, KubeOptions};
+use crate::diagnostic::did_you_mean;
+use crate::metallb::{self, KeyKind, Suffix};
+use crate::plan::{Observed, Scope, Step};
+use crate::registry::Registry;
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// A Service as `namespace`, `name`.
+pub type ServiceKey = (String, String);
+
+/// Runs the async cluster work on a runtime of its own (the module is one short process).
+pub fn block_on<F: Future<Output = ModuleResult>>(work: F) -> ModuleResult {
+    cluster::install_crypto_provider();
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(work),
+        Err(e) => ModuleResult::fail(format!("cannot start the async runtime: {e}")),
+    }
+}
+
+/// Connects with the task's `kubeconfig`/`context` (else as kubectl does). The error is the
+/// cluster core's message, which never carries a token or key.
+pub async fn connect(args: &ModuleArgs) -> Result<Connection, Box<ModuleResult>> {
+    let opts = KubeOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    cluster::connect(&opts)
+        .await
+        .map_err(|e| Box::new(ModuleResult::fail(e.to_string())))
+}
+
+/// The Services named by `services:` (registry ids or `namespace/name`), in task order;
+/// empty when the task names none (then every Service in scope).
+pub fn selected_services(
+    registry: &Registry,
+    args: &ModuleArgs,
+) -> Result<Vec<ServiceKey>, String> {
+    let mut out: Vec<ServiceKey> = Vec::new();
+    let mut unknown = Vec::new();
+    for item in &args.services {
+        let entry = match item.split_once('/') {
+            Some((ns, name)) => registry.lookup(ns, name),
+            None => registry.entry(item),
+        };
+        match entry {
+            Some(e) => {
+                let key = (e.namespace().to_string(), e.name().to_string());
+                if !out.contains(&key) {
+                    out.push(key);
+                }
+            }
+            None => unknown.push(item.as_str()),
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<&str> = registry.services.iter().map(|e| e.id()).collect();
+    let named: Vec<String> = unknown
+        .iter()
+        .map(|u| match did_you_mean(u, &ids) {
+            Some(s) => format!("{u} (did you mean {s}?)"),
+            None => u.to_string(),
+        })
+        .collect();
+    Err(format!(
+        "option services names what the registry does not have: {}; use registry ids or namespace/name of registry entries",
+        named.join(", ")
+    ))
+}
+
+/// The Services the task may change: one namespace, or everything. Named Services do not
+/// narrow the scope: pinning one may need to move a squatter in another namespace first,
+/// and the plan (`PlanOptions::only`) limits itself to the Service and those moves.
+pub fn scope(args: &ModuleArgs) -> Scope {
+    match &args.namespace {
+        Some(ns) => Scope::namespace(ns),
+        None => Scope::all(),
+    }
+}
+
+/// What `--diff` shows of a Service: the MetalLB annotations (not MetalLB's own
+/// `ip-allocated-from-pool` bookkeeping), `spec.loadBalancerIP` and the assigned IPs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Shown {
+    annotations: BTreeMap<String, String>,
+    spec_ip: Option<String>,
+    assigned: String,
+}
+
+impl Shown {
+    fn render(&self, key: &str, out: &mut String) {
+        out.push_str(&format!("{key}:\n  annotations:"));
+        if self.annotations.is_empty() {
+            out.push_str(" {}\n");
+        } else {
+            out.push('\n');
+            for (k, v) in &self.annotations {
+                out.push_str(&format!("    {k}: \"{v}\"\n"));
+            }
+        }
+        if let Some(ip) = &self.spec_ip {
+            out.push_str(&format!("  spec.loadBalancerIP: \"{ip}\"\n"));
+        }
+        out.push_str(&format!("  assigned: {}\n", self.assigned));
+    }
+}
+
+fn shown_annotation(key: &str) -> bool {
+    match metallb::classify(key) {
+        Some(KeyKind::Exact(_, suffix)) => suffix != Suffix::IpAllocatedFromPool,
+        Some(KeyKind::Misspelled { .. }) => true,
+        None => false,
+    }
+}
+
+fn ips_text(ips: &[std::net::IpAddr]) -> String {
+    if ips.is_empty() {
+        "none".to_string()
+    } else {
+        metallb::format_ip_list(ips)
+    }
+}
+
+/// Before/after of every Service the steps touch, the steps applied in order (a Service
+/// parked on a scratch address and moved again shows only its final state).
+pub fn plan_diff(steps: &[Step], observed: &Observed) -> Option<Diff> {
+    if steps.iter().all(Step::is_noop_patch) {
+        return None;
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut before: BTreeMap<String, Shown> = BTreeMap::new();
+    let mut after: BTreeMap<String, Shown> = BTreeMap::new();
+    for step in steps.iter().filter(|s| !s.is_noop_patch()) {
+        let key = step.key();
+        if !before.contains_key(&key) {
+            let initial = match observed.service(&step.namespace, &step.name) {
+                Some(svc) => Shown {
+                    annotations: svc
+                        .annotations
+                        .iter()
+                        .filter(|(k, _)| shown_annotation(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    spec_ip: svc.spec_load_balancer_ip.clone(),
+                    assigned: ips_text(&svc.assigned),
+                },
+                None => Shown {
+                    assigned: ips_text(&step.from),
+                    ..Default::default()
+                },
+            };
+            order.push(key.clone());
+            before.insert(key.clone(), initial.clone());
+            after.insert(key.clone(), initial);
+        }
+        let state = after.get_mut(&key).expect("inserted above");
+        for k in &step.remove_annotations {
+            state.annotations.remove(k);
+        }
+        for (k, v) in &step.set_annotations {
+            state.annotations.insert(k.clone(), v.clone());
+        }
+        if step.clear_spec_ip {
+            state.spec_ip = None;
+        }
+        state.assigned = ips_text(&step.to);
+    }
+    let render = |states: &BTreeMap<String, Shown>| {
+        let mut out = String::new();
+        for key in &order {
+            states[key].render(key, &mut out);
+        }
+        out
+    };
+    Some(Diff {
+        before: render(&before),
+        after: render(&after),
+        before_header: "cluster (before)".to_string(),
+        after_header: "cluster (after lbip)".to_string(),
+    })
+}
+
+/// `action namespace/name -> IPs` for each step that patches, for one-line messages.
+pub fn step_summaries(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .filter(|s| !s.is_noop_patch())
+        .map(|s| format!("{} {} -> {}", s.action.as_str(), s.key(), ips_text(&s.to)))
+        .collect()
+}

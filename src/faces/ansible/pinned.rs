@@ -1,0 +1,186 @@
+//! `state: pinned`: the cluster brought to the registry with `kubectl lbip apply`'s plan and
+//! apply. In check mode the plan is computed and reported and nothing is sent but reads.
+
+use super::args::ModuleArgs;
+use super::cluster::{self, ServiceKey};
+use super::result::ModuleResult;
+use super::valid_registry;
+use crate::cluster::{ApplyOptions, ObserveOptions, observe};
+use crate::diagnostic::Finding;
+use crate::plan::{self, PlanOptions, Step};
+use crate::registry::Registry;
+use serde_json::json;
+
+pub fn run(args: &ModuleArgs) -> ModuleResult {
+    let (registry, warnings, _path) = match valid_registry(args) {
+        Ok(r) => r,
+        Err(failed) => return *failed,
+    };
+    let selected = match cluster::selected_services(&registry, args) {
+        Ok(s) => s,
+        Err(msg) => return ModuleResult::fail(msg),
+    };
+    let mut result = cluster::block_on(pin(args, &registry, &selected)).with_findings(warnings);
+    if !args.wait {
+        result.warnings.push(
+            "wait=false is not honoured: lbip waits for MetalLB after each step, because the next \
+             step may need the address the previous one frees (timeout bounds the wait)"
+                .to_string(),
+        );
+    }
+    result
+}
+
+/// One plan per named Service (the plan core plans for one Service or for all), or one plan
+/// for everything in scope. Each plan is computed from a fresh read, after the previous one
+/// was applied; in check mode all are computed from the first read.
+async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
+    let conn = match cluster::connect(args).await {
+        Ok(c) => c,
+        Err(failed) => return *failed,
+    };
+    let read = ObserveOptions {
+        scope: cluster::scope(args),
+        // Like `kubectl lbip apply`: see who holds an address in every namespace.
+        all_services: true,
+        events: false,
+        environment: false,
+    };
+    let targets: Vec<Option<ServiceKey>> = if selected.is_empty() {
+        vec![None]
+    } else {
+        selected.iter().cloned().map(Some).collect()
+    };
+    let apply_opts = ApplyOptions {
+        timeout: args.timeout,
+        conflict_retries: 3,
+        prefix: registry.prefix,
+    };
+
+    let first = match observe(&conn, &read).await {
+        Ok(o) => o,
+        Err(e) => return ModuleResult::fail(e.to_string()),
+    };
+    let in_task = |ns: &str, name: &str| {
+        selected.is_empty() || selected.iter().any(|(n, m)| n == ns && m == name)
+    };
+    let statuses: Vec<_> = plan::analyze(registry, &first)
+        .into_iter()
+        .filter(|s| first.scope.includes(&s.namespace) && in_task(&s.namespace, &s.name))
+        .collect();
+    let findings: Vec<Finding> = statuses
+        .iter()
+        .filter(|s| !s.is_ok())
+        .flat_map(|s| s.findings.iter().cloned())
+        .collect();
+
+    let mut planned: Vec<Step> = Vec::new();
+    let mut applied = Vec::new();
+    let mut blocked = Vec::new();
+    let mut failure: Option<String> = None;
+    let mut observed = first.clone();
+    for (i, target) in targets.iter().enumerate() {
+        if i > 0 && !args.check_mode {
+            observed = match observe(&conn, &read).await {
+                Ok(o) => o,
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            };
+        }
+        let options = PlanOptions {
+            only: target.clone(),
+            ..Default::default()
+        };
+        let plan = plan::plan(registry, &observed, &options);
+        blocked.extend(plan.blocked.iter().cloned());
+        planned.extend(plan.steps.iter().cloned());
+        if args.check_mode || plan.steps.is_empty() {
+            continue;
+        }
+        let report = crate::cluster::apply(&conn, &plan, &apply_opts, &mut |_| {}).await;
+        applied.extend(report.applied.iter().cloned());
+        if let Some(f) = report.failed {
+            failure = Some(format!(
+                "{} {} failed{}: {}",
+                f.step.action.as_str(),
+                f.step.key(),
+                if f.patched {
+                    " after its patch was applied"
+                } else {
+                    ""
+                },
+                f.error
+            ));
+            break;
+        }
+    }
+
+    let patches: Vec<&Step> = planned.iter().filter(|s| !s.is_noop_patch()).collect();
+    let changed = if args.check_mode {
+        !patches.is_empty()
+    } else {
+        applied.iter().any(|a| !a.step.is_noop_patch())
+    };
+    let summaries = cluster::step_summaries(&planned);
+    let mut result = match (&failure, blocked.is_empty()) {
+        (Some(why), _) => ModuleResult::fail(format!(
+            "pinning stopped: {why}{}",
+            if applied.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} step(s) were applied before)", applied.len())
+            }
+        )),
+        (None, false) => {
+            let reasons: Vec<String> = blocked
+                .iter()
+                .map(|b| format!("{}/{}: {}", b.namespace, b.name, b.reason))
+                .collect();
+            ModuleResult::fail(format!(
+                "{} Service(s) cannot be pinned: {}",
+                blocked.len(),
+                reasons.join("; ")
+            ))
+        }
+        (None, true) if patches.is_empty() => ModuleResult::ok(format!(
+            "{} Service(s) already match the registry",
+            statuses.len()
+        )),
+        (None, true) if args.check_mode => ModuleResult::ok(format!(
+            "check mode: {} step(s) would change the cluster, nothing was changed: {}",
+            patches.len(),
+            summaries.join(", ")
+        )),
+        (None, true) => ModuleResult::ok(format!(
+            "applied {} step(s): {}",
+            patches.len(),
+            summaries.join(", ")
+        )),
+    };
+    result.changed = changed;
+    result.findings = findings;
+    result.steps = planned
+        .iter()
+        .map(|s| serde_json::to_value(s).unwrap_or_default())
+        .collect();
+    if args.diff {
+        let shown: Vec<Step> = if args.check_mode {
+            planned.clone()
+        } else {
+            applied.iter().map(|a| a.step.clone()).collect()
+        };
+        result.diff = cluster::plan_diff(&shown, &first);
+    }
+    result
+        .with(
+            "blocked",
+            serde_json::to_value(&blocked).unwrap_or_default(),
+        )
+        .with("applied", json!(applied.len()))
+        .with(
+            "status",
+            serde_json::to_value(&statuses).unwrap_or_default(),
+        )
+}

@@ -1,0 +1,158 @@
+//! `kubectl lbip apply`: the stabilizer. Plans, shows the plan as a diff, then patches in
+//! a safe order and waits for MetalLB to confirm each IP.
+
+use super::{Ctx, Failure, Outcome, Output, parse_duration, render};
+use crate::cluster::{self, ApplyOptions, ApplyReport, Progress};
+use crate::faces::exit;
+use crate::plan::{self, EvictPolicy, Observed, Plan, PlanOptions};
+use serde::Serialize;
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+/// Flags apply and reassign share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApplyFlags {
+    /// Show the plan and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (never asked when stdin is not a terminal)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// How long to wait for MetalLB per step, e.g. `60s` or `2m`
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub flags: ApplyFlags,
+    /// Unregistered Services on IPs the registry needs: `pin` them to a free non-registry
+    /// address first, or `skip` them (and report the entry they block)
+    #[arg(long, value_enum, default_value_t = EvictPolicy::Pin, value_name = "POLICY")]
+    pub evict_unpinned: EvictPolicy,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
+    let observed = ctx.observe(true, false).await?;
+    let options = PlanOptions {
+        evict_unpinned: args.evict_unpinned,
+        ..Default::default()
+    };
+    let plan = plan::plan(&ctx.registry, &observed, &options);
+    execute(ctx, &observed, &plan, &args.flags).await
+}
+
+#[derive(Serialize)]
+struct ApplyOutput<'a> {
+    plan: &'a Plan,
+    dry_run: bool,
+    report: Option<&'a ApplyReport>,
+    status: Vec<plan::ServiceStatus>,
+}
+
+/// Shows the plan, asks when appropriate, applies it and prints the final status.
+pub(super) async fn execute(
+    ctx: &Ctx,
+    observed: &Observed,
+    plan: &Plan,
+    flags: &ApplyFlags,
+) -> Outcome {
+    let structured = matches!(ctx.global.output, Output::Json | Output::Yaml);
+    let blocked_code = if plan.blocked.is_empty() {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    };
+    if !structured {
+        print!("{}", render::plan_diff(plan, observed));
+    }
+    if flags.dry_run || plan.steps.is_empty() {
+        if structured {
+            let out = ApplyOutput {
+                plan,
+                dry_run: flags.dry_run,
+                report: None,
+                status: plan::analyze(&ctx.registry, observed),
+            };
+            print!("{}", render::structured(&out, ctx.global.output));
+        }
+        return Ok(blocked_code);
+    }
+    if std::io::stdin().is_terminal() && !flags.yes && !confirm(plan.steps.len())? {
+        eprintln!("Nothing applied.");
+        return Ok(exit::ERROR);
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut show = |p: Progress| {
+        if tty {
+            show_progress(p);
+        }
+    };
+    let opts = ApplyOptions {
+        timeout: flags.timeout,
+        conflict_retries: 3,
+        prefix: ctx.registry.prefix,
+    };
+    let report = cluster::apply(&ctx.conn, plan, &opts, &mut show).await;
+    let after = ctx.observe(false, false).await;
+    let status = match &after {
+        Ok(o) => plan::analyze(&ctx.registry, o),
+        Err(_) => Vec::new(),
+    };
+    if structured {
+        let out = ApplyOutput {
+            plan,
+            dry_run: false,
+            report: Some(&report),
+            status,
+        };
+        print!("{}", render::structured(&out, ctx.global.output));
+    } else {
+        if report.is_success() {
+            println!("\nApplied {} step(s).", report.applied.len());
+        }
+        if !status.is_empty() {
+            println!();
+            print!(
+                "{}",
+                render::status_table(&status, ctx.global.output == Output::Wide)
+            );
+        }
+    }
+    if report.failed.is_some() {
+        eprint!("{}", render::failure_report(&report));
+        return Ok(exit::ERROR);
+    }
+    after?;
+    Ok(blocked_code)
+}
+
+fn confirm(steps: usize) -> Result<bool, Failure> {
+    eprint!("Apply {steps} step(s)? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+fn show_progress(p: Progress) {
+    match p {
+        Progress::Patching { index, total, step } => eprint!(
+            "[{}/{}] {} {} -> {} ... ",
+            index + 1,
+            total,
+            step.action.as_str(),
+            step.key(),
+            render::ips(&step.to, "<pending>")
+        ),
+        Progress::Conflict { attempt, .. } => {
+            eprint!("changed meanwhile, re-planned (retry {attempt}) ... ")
+        }
+        Progress::Waiting { .. } => eprint!("waiting for MetalLB ... "),
+        Progress::Done { elapsed, .. } => eprintln!("done ({:.1}s)", elapsed.as_secs_f64()),
+    }
+}

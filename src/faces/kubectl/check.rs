@@ -1,0 +1,54 @@
+//! `kubectl lbip check`: status for cron, CI and alerting. Exit 0 when every Service in
+//! scope is ok, 1 when anything is not (each problem listed on stdout), 2 on errors.
+
+use super::{Ctx, Outcome, Output, render};
+use crate::faces::exit;
+use crate::plan;
+use serde::Serialize;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+#[derive(Serialize)]
+struct CheckResult<'a> {
+    ok: bool,
+    services: usize,
+    problems: Vec<&'a plan::ServiceStatus>,
+}
+
+pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
+    let observed = ctx.observe(false, false).await?;
+    let rows = plan::analyze(&ctx.registry, &observed);
+    let problems: Vec<&plan::ServiceStatus> = rows.iter().filter(|r| !r.is_ok()).collect();
+    match ctx.global.output {
+        Output::Json | Output::Yaml => {
+            let result = CheckResult {
+                ok: problems.is_empty(),
+                services: rows.len(),
+                problems: problems.clone(),
+            };
+            print!("{}", render::structured(&result, ctx.global.output));
+        }
+        _ => {
+            for r in &problems {
+                for f in &r.findings {
+                    println!("{:<13} {}", r.state_text(), f.message);
+                }
+            }
+            if problems.is_empty() {
+                eprintln!("ok: {} Service(s) match the registry", rows.len());
+            } else {
+                eprintln!(
+                    "{} of {} Service(s) are not ok; `kubectl lbip apply --dry-run` shows the fix",
+                    problems.len(),
+                    rows.len()
+                );
+            }
+        }
+    }
+    Ok(if problems.is_empty() {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
+}

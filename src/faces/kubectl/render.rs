@@ -1,0 +1,227 @@
+//! Presentation only: tables, plan diffs, findings and apply reports as text. No cluster
+//! I/O here, so what a user reads can be tested from plain data.
+
+use super::Output;
+use crate::cluster::ApplyReport;
+use crate::diagnostic::Finding;
+use crate::metallb;
+use crate::plan::{Observed, Plan, ServiceStatus, Step};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Columns padded to the widest cell, separated by three spaces, like `kubectl get`.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header_row: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header_row).chain(rows) {
+        let last = row.len() - 1;
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == last {
+                    c.clone()
+                } else {
+                    format!("{c:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn ips(list: &[IpAddr], empty: &str) -> String {
+    if list.is_empty() {
+        empty.to_string()
+    } else {
+        metallb::format_ip_list(list)
+    }
+}
+
+fn or_none(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "<none>".into())
+}
+
+/// The status table (`-o wide` adds HOSTNAME, URL, POOL and LAST-EVENT).
+pub fn status_table(rows: &[ServiceStatus], wide: bool) -> String {
+    let mut headers = vec![
+        "NAMESPACE",
+        "NAME",
+        "REGISTRY",
+        "REQUESTED",
+        "ASSIGNED",
+        "PORTS",
+        "STATE",
+    ];
+    if wide {
+        headers.extend(["HOSTNAME", "URL", "POOL", "LAST-EVENT"]);
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.namespace.clone(),
+                r.name.clone(),
+                ips(&r.registry, "-"),
+                ips(&r.requested, "-"),
+                if r.states.contains(&crate::plan::State::Missing) {
+                    "-".into()
+                } else {
+                    ips(&r.assigned, "<pending>")
+                },
+                if r.ports.is_empty() {
+                    "<none>".into()
+                } else {
+                    r.ports.join(",")
+                },
+                r.state_text(),
+            ];
+            if wide {
+                row.extend([
+                    or_none(&r.hostname),
+                    or_none(&r.url),
+                    or_none(&r.pool),
+                    or_none(&r.last_event),
+                ]);
+            }
+            row
+        })
+        .collect();
+    table(&headers, &cells)
+}
+
+/// JSON or YAML of any result.
+pub fn structured<T: Serialize>(value: &T, output: Output) -> String {
+    match output {
+        Output::Yaml => serde_saphyr::to_string(value)
+            .unwrap_or_else(|e| format!("# cannot render YAML: {e}\n")),
+        _ => {
+            let mut s = serde_json::to_string_pretty(value).expect("results serialise");
+            s.push('\n');
+            s
+        }
+    }
+}
+
+/// `severity: message [code]` and an indented `= help:` line.
+pub fn findings(list: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in list {
+        out.push_str(&format!("{}: {} [{}]\n", f.severity, f.message, f.code));
+        if let Some(h) = &f.hint {
+            out.push_str(&format!("  = help: {h}\n"));
+        }
+    }
+    out
+}
+
+/// The plan as a readable diff: one block per step, in order.
+pub fn plan_diff(plan: &Plan, observed: &Observed) -> String {
+    let mut out = String::new();
+    if plan.steps.is_empty() {
+        out.push_str("Nothing to do: every Service in scope matches the registry.\n");
+    } else {
+        out.push_str(&format!(
+            "Plan: {} step(s), in this order:\n",
+            plan.steps.len()
+        ));
+    }
+    for (i, step) in plan.steps.iter().enumerate() {
+        out.push_str(&step_block(i + 1, step, observed));
+    }
+    for b in &plan.blocked {
+        out.push_str(&format!(
+            "blocked: {}/{}: {}\n",
+            b.namespace, b.name, b.reason
+        ));
+    }
+    out
+}
+
+fn step_block(n: usize, step: &Step, observed: &Observed) -> String {
+    let current = observed.service(&step.namespace, &step.name);
+    let mut out = format!(
+        "{n}. {} {}: {} -> {}   # {}\n",
+        step.action.as_str(),
+        step.key(),
+        ips(&step.from, "<pending>"),
+        ips(&step.to, "<pending>"),
+        step.reason
+    );
+    for (k, v) in &step.set_annotations {
+        match current.and_then(|s| s.annotations.get(k)) {
+            Some(old) => out.push_str(&format!(
+                "   ~ metadata.annotations[{k}]: {old:?} -> {v:?}\n"
+            )),
+            None => out.push_str(&format!("   + metadata.annotations[{k}]: {v:?}\n")),
+        }
+    }
+    for k in &step.remove_annotations {
+        let old = current
+            .and_then(|s| s.annotations.get(k))
+            .cloned()
+            .unwrap_or_default();
+        out.push_str(&format!("   - metadata.annotations[{k}]: {old:?}\n"));
+    }
+    if step.clear_spec_ip {
+        let old = current
+            .and_then(|s| s.spec_load_balancer_ip.clone())
+            .unwrap_or_default();
+        out.push_str(&format!("   - spec.loadBalancerIP: {old:?}\n"));
+    }
+    if step.is_noop_patch() {
+        out.push_str("   (no patch: wait for MetalLB to assign the requested IP)\n");
+    }
+    out
+}
+
+/// What was applied and what was not, after a failure (stderr).
+pub fn failure_report(report: &ApplyReport) -> String {
+    let mut out = String::new();
+    let Some(f) = &report.failed else { return out };
+    out.push_str(&format!(
+        "apply stopped at {} {}: {}\n",
+        f.step.action.as_str(),
+        f.step.key(),
+        f.error
+    ));
+    out.push_str(&format!("applied ({}):\n", report.applied.len()));
+    for a in &report.applied {
+        out.push_str(&format!(
+            "  done     {} {} -> {}\n",
+            a.step.action.as_str(),
+            a.step.key(),
+            ips(&a.assigned, "<pending>")
+        ));
+    }
+    let state = if f.patched {
+        "patched, but MetalLB did not confirm"
+    } else {
+        "not patched"
+    };
+    out.push_str(&format!(
+        "  failed   {} {} -> {} ({state})\n",
+        f.step.action.as_str(),
+        f.step.key(),
+        ips(&f.step.to, "<pending>")
+    ));
+    out.push_str(&format!("not applied ({}):\n", report.not_applied.len()));
+    for s in &report.not_applied {
+        out.push_str(&format!(
+            "  pending  {} {} -> {}\n",
+            s.action.as_str(),
+            s.key(),
+            ips(&s.to, "<pending>")
+        ));
+    }
+    out.push_str("Rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n");
+    out
+}

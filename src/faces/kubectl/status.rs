@@ -1,0 +1,26 @@
+//! `kubectl lbip status`: where every LoadBalancer IP stands against the registry.
+
+use super::{Ctx, Outcome, Output, render};
+use crate::faces::exit;
+use crate::plan;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
+    let observed = ctx.observe(false, false).await?;
+    let rows = plan::analyze(&ctx.registry, &observed);
+    let out = match ctx.global.output {
+        Output::Table | Output::Wide => {
+            if rows.is_empty() {
+                eprintln!("No LoadBalancer Services or registry entries in scope.");
+                String::new()
+            } else {
+                render::status_table(&rows, ctx.global.output == Output::Wide)
+            }
+        }
+        o => render::structured(&rows, o),
+    };
+    print!("{out}");
+    Ok(exit::OK)
+}

@@ -1,0 +1,437 @@
+//! Where every LoadBalancer Service stands against the registry: one [`ServiceStatus`] per
+//! Service in scope and per registry entry, each with its states and findings.
+
+use super::observed::{Observed, ObservedService, sorted};
+use crate::diagnostic::Finding;
+use crate::metallb::{self, KeyKind, Prefix, Reader, Request, Suffix};
+use crate::registry::{Entry, PinBy, Registry};
+use serde::Serialize;
+use std::fmt;
+use std::net::IpAddr;
+
+/// One word for where a Service stands. A Service may be in several at once; they sort
+/// worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Holds an IP the registry gives to another entry.
+    Stolen,
+    /// No IP assigned.
+    Pending,
+    /// Registered, but assigned (or requested) differs from the registry.
+    Drift,
+    /// A LoadBalancer Service that is not in the registry.
+    Unpinned,
+    /// A registry entry with no Service in the cluster.
+    Missing,
+    /// Keys MetalLB reads differently than intended: annotation plus spec, misspelled or
+    /// wrong-prefix key, deprecated key or field.
+    Misconfigured,
+    /// Registered, on its registry IP, requesting it with the right key.
+    Ok,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Drift => "drift",
+            State::Pending => "pending",
+            State::Unpinned => "unpinned",
+            State::Stolen => "stolen",
+            State::Missing => "missing",
+            State::Misconfigured => "misconfigured",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of `kubectl lbip status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    pub namespace: String,
+    pub name: String,
+    /// The registry id, when the Service is registered.
+    pub registry_id: Option<String>,
+    /// The registry's IPs for it (empty when unregistered).
+    pub registry: Vec<IpAddr>,
+    /// What MetalLB will read as the request.
+    pub requested: Vec<IpAddr>,
+    /// Where the request comes from: an annotation key or `spec.loadBalancerIP`.
+    pub requested_from: Option<String>,
+    /// `status.loadBalancer.ingress`.
+    pub assigned: Vec<IpAddr>,
+    pub ports: Vec<String>,
+    pub states: Vec<State>,
+    pub findings: Vec<Finding>,
+    pub hostname: Option<String>,
+    pub url: Option<String>,
+    /// The cluster pool of the assigned (else registry) IP.
+    pub pool: Option<String>,
+    /// `Reason: message` of the newest event about the Service.
+    pub last_event: Option<String>,
+}
+
+impl ServiceStatus {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+    pub fn is_ok(&self) -> bool {
+        self.states == [State::Ok]
+    }
+    /// The states joined with `,` (e.g. `drift,misconfigured`).
+    pub fn state_text(&self) -> String {
+        self.states
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Finding codes the cluster faces use; the registry lint and the post-renderer use the
+/// same codes for the same key problems.
+pub mod codes {
+    pub const ANNOTATION_AND_SPEC: &str = "annotation-and-spec";
+    pub const MISSPELLED_ANNOTATION: &str = "misspelled-annotation";
+    pub const WRONG_PREFIX: &str = "wrong-prefix";
+    pub const DEPRECATED_ANNOTATION: &str = "deprecated-annotation";
+    pub const DEPRECATED_SPEC_IP: &str = "deprecated-spec-ip";
+    pub const INVALID_REQUEST: &str = "invalid-request";
+    pub const STOLEN_IP: &str = "stolen-ip";
+    pub const IP_DRIFT: &str = "ip-drift";
+    pub const NOT_REQUESTED: &str = "not-requested";
+    pub const NO_IP: &str = "no-ip";
+    pub const NOT_IN_REGISTRY: &str = "not-in-registry";
+    pub const MISSING_SERVICE: &str = "missing-service";
+    pub const FOREIGN_CLASS: &str = "foreign-load-balancer-class";
+}
+
+pub(crate) fn ips_text(ips: &[IpAddr]) -> String {
+    if ips.is_empty() {
+        "no IP".into()
+    } else {
+        metallb::format_ip_list(ips)
+    }
+}
+
+/// Problems with how a Service's MetalLB keys are written, whatever its IP.
+pub fn key_findings(svc: &ObservedService, prefix: Prefix, reader: Reader) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let who = svc.key();
+    let wanted = prefix.load_balancer_ips();
+    for key in svc.annotations.keys() {
+        match metallb::classify(key) {
+            Some(KeyKind::Misspelled { meant }) => {
+                let meant = format!("{}/{}", prefix.as_str(), meant.as_str());
+                out.push(
+                    Finding::error(
+                        codes::MISSPELLED_ANNOTATION,
+                        format!("{who}: annotation `{key}` is not a key MetalLB reads; it is silently ignored"),
+                    )
+                    .hint(format!("did you mean `{meant}`? `kubectl lbip apply` rewrites it")),
+                );
+            }
+            Some(KeyKind::Exact(p, Suffix::LoadBalancerIps)) if p != prefix => {
+                let read = !matches!((p, reader), (Prefix::MetallbIo, Reader::UniverseTfOnly));
+                let finding = if p == Prefix::UniverseTf && read {
+                    Finding::warning(
+                        codes::DEPRECATED_ANNOTATION,
+                        format!(
+                            "{who}: annotation `{key}` is deprecated (MetalLB >= 0.14.9 reads `{wanted}`)"
+                        ),
+                    )
+                } else if read {
+                    Finding::warning(
+                        codes::WRONG_PREFIX,
+                        format!(
+                            "{who}: annotation `{key}` does not use the registry's prefix `{}`",
+                            prefix.as_str()
+                        ),
+                    )
+                } else {
+                    Finding::error(
+                        codes::WRONG_PREFIX,
+                        format!(
+                            "{who}: annotation `{key}` is ignored by this MetalLB (older than 0.14.9 reads only `{wanted}`)"
+                        ),
+                    )
+                };
+                out.push(finding.hint(format!("use `{wanted}`; `kubectl lbip apply` rewrites it")));
+            }
+            _ => {}
+        }
+    }
+    if let Some(ip) = &svc.spec_load_balancer_ip {
+        let has_annotation = Prefix::ALL
+            .iter()
+            .any(|p| svc.annotations.contains_key(&p.load_balancer_ips()));
+        if has_annotation {
+            out.push(
+                Finding::error(
+                    codes::ANNOTATION_AND_SPEC,
+                    format!("{who}: has both a loadBalancerIPs annotation and spec.loadBalancerIP ({ip}); MetalLB rejects the Service even when they agree"),
+                )
+                .hint("remove spec.loadBalancerIP; `kubectl lbip apply` does"),
+            );
+        } else {
+            out.push(
+                Finding::warning(
+                    codes::DEPRECATED_SPEC_IP,
+                    format!("{who}: requests {ip} through spec.loadBalancerIP, which Kubernetes deprecated"),
+                )
+                .hint(format!("use the `{wanted}` annotation; `kubectl lbip apply` moves it")),
+            );
+        }
+    }
+    let reported = out.iter().any(|f| f.code == codes::ANNOTATION_AND_SPEC);
+    if let Request::Invalid(why) = svc.request(reader)
+        && !reported
+    {
+        out.push(
+            Finding::error(
+                codes::INVALID_REQUEST,
+                format!("{who}: MetalLB rejects the request: {why}"),
+            )
+            .hint("fix the value; `kubectl lbip apply` writes the registry's IP"),
+        );
+    }
+    out
+}
+
+/// The status of every Service in scope and every registry entry in scope.
+pub fn analyze(registry: &Registry, observed: &Observed) -> Vec<ServiceStatus> {
+    let reader = observed.reader();
+    let mut rows = Vec::new();
+    for svc in observed
+        .services
+        .iter()
+        .filter(|s| s.is_load_balancer() && observed.scope.includes_service(s))
+    {
+        let entry = registry.lookup(&svc.namespace, &svc.name);
+        if svc.load_balancer_class.is_some() && entry.is_none() {
+            continue; // not MetalLB's and not ours
+        }
+        rows.push(service_row(registry, observed, svc, entry, reader));
+    }
+    for entry in &registry.services {
+        // With a label selector, only Services that exist can match it.
+        if !observed.scope.includes(entry.namespace())
+            || observed.scope.selector.is_some()
+            || observed
+                .service(entry.namespace(), entry.name())
+                .is_some_and(|s| s.is_load_balancer())
+        {
+            continue;
+        }
+        let what = match observed.service(entry.namespace(), entry.name()) {
+            Some(s) => format!("is a {} Service, not a LoadBalancer", s.service_type),
+            None => "does not exist".to_string(),
+        };
+        let mut row = entry_row(registry, observed, entry);
+        row.states = vec![State::Missing];
+        row.findings.push(
+            Finding::warning(
+                codes::MISSING_SERVICE,
+                format!(
+                    "{}: registry entry `{}` (for {}) has no LoadBalancer Service: it {what}",
+                    entry.qualified_name(),
+                    entry.id(),
+                    ips_text(&entry.ip_values())
+                ),
+            )
+            .for_id(entry.id())
+            .hint("deploy it, or remove the entry from the registry"),
+        );
+        rows.push(row);
+    }
+    rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    rows
+}
+
+fn entry_row(registry: &Registry, observed: &Observed, entry: &Entry) -> ServiceStatus {
+    let ips = entry.ip_values();
+    let _ = registry;
+    ServiceStatus {
+        namespace: entry.namespace().to_string(),
+        name: entry.name().to_string(),
+        registry_id: Some(entry.id().to_string()),
+        registry: ips.clone(),
+        requested: Vec::new(),
+        requested_from: None,
+        assigned: Vec::new(),
+        ports: entry.ports.iter().map(|p| p.value.to_string()).collect(),
+        states: Vec::new(),
+        findings: Vec::new(),
+        hostname: entry.hostname().map(String::from),
+        url: entry.url(),
+        pool: ips
+            .first()
+            .and_then(|ip| observed.pool_of(*ip))
+            .map(|p| p.name.clone()),
+        last_event: None,
+    }
+}
+
+fn service_row(
+    registry: &Registry,
+    observed: &Observed,
+    svc: &ObservedService,
+    entry: Option<&Entry>,
+    reader: Reader,
+) -> ServiceStatus {
+    let who = svc.key();
+    let (requested, requested_from) = match svc.request(reader) {
+        Request::Ips { ips, source } => (sorted(ips), Some(source)),
+        _ => (Vec::new(), None),
+    };
+    let mut findings = key_findings(svc, registry.prefix, reader);
+    let mut states = Vec::new();
+    if !findings.is_empty() {
+        states.push(State::Misconfigured);
+    }
+    // Registry IPs this Service holds although they belong to another entry.
+    let stolen: Vec<(IpAddr, String)> = svc
+        .assigned
+        .iter()
+        .filter_map(|ip| {
+            let owners = registry.owners_of(*ip);
+            let mine = entry.is_some_and(|e| owners.iter().any(|o| o.id() == e.id()));
+            (!owners.is_empty() && !mine).then(|| (*ip, owners[0].qualified_name()))
+        })
+        .collect();
+    for (ip, owner) in &stolen {
+        let entry_id = registry.owners_of(*ip)[0].id().to_string();
+        findings.push(
+            Finding::error(
+                codes::STOLEN_IP,
+                format!("{who}: holds {ip}, which the registry gives to {owner} (`{entry_id}`)"),
+            )
+            .for_id(entry_id)
+            .hint("`kubectl lbip apply` moves it off and gives the IP back"),
+        );
+    }
+    if !stolen.is_empty() {
+        states.push(State::Stolen);
+    }
+    if svc.assigned.is_empty() {
+        states.push(State::Pending);
+        let why = observed
+            .last_event(&svc.namespace, &svc.name)
+            .filter(|e| e.event_type == "Warning")
+            .map(|e| format!(" (MetalLB: {}: {})", e.reason, e.message))
+            .unwrap_or_default();
+        findings.push(
+            Finding::error(codes::NO_IP, format!("{who}: has no load balancer IP{why}"))
+                .hint("`kubectl lbip doctor` checks pools and events"),
+        );
+    }
+    match entry {
+        None => {
+            states.push(State::Unpinned);
+            findings.push(
+                Finding::warning(
+                    codes::NOT_IN_REGISTRY,
+                    format!("{who}: LoadBalancer Service is not in the registry; MetalLB hands it whatever is free first"),
+                )
+                .hint("add it to the registry (`kubectl lbip import` drafts entries)"),
+            );
+        }
+        Some(e) => {
+            let want = e.ip_values();
+            if svc.load_balancer_class.is_some() {
+                states.push(State::Misconfigured);
+                findings.push(
+                    Finding::error(
+                        codes::FOREIGN_CLASS,
+                        format!("{who}: sets spec.loadBalancerClass, so MetalLB ignores it"),
+                    )
+                    .for_id(e.id())
+                    .hint("remove spec.loadBalancerClass, or run MetalLB with that --lb-class"),
+                );
+            }
+            if !svc.assigned.is_empty() && svc.assigned != want {
+                states.push(State::Drift);
+                findings.push(
+                    Finding::error(
+                        codes::IP_DRIFT,
+                        format!(
+                            "{who}: has {}, the registry says {}",
+                            ips_text(&svc.assigned),
+                            ips_text(&want)
+                        ),
+                    )
+                    .for_id(e.id())
+                    .hint("`kubectl lbip apply` moves it to its registry IP"),
+                );
+            } else if requested != want
+                && e.pin_by.value == PinBy::Annotation
+                && !matches!(svc.request(reader), Request::Invalid(_))
+            {
+                if !states.contains(&State::Pending) {
+                    states.push(State::Drift);
+                }
+                let asks = match &requested_from {
+                    Some(src) => format!("requests {} ({src})", ips_text(&requested)),
+                    None => "requests no IP".into(),
+                };
+                findings.push(
+                    Finding::error(
+                        codes::NOT_REQUESTED,
+                        format!("{who}: {asks}, the registry says {}; MetalLB may hand the IP to someone else", ips_text(&want)),
+                    )
+                    .for_id(e.id())
+                    .hint(format!("set `{}: {}` (`kubectl lbip apply` does)", registry.prefix.load_balancer_ips(), metallb::format_ip_list(&want))),
+                );
+            }
+        }
+    }
+    if states.is_empty() {
+        states.push(State::Ok);
+    }
+    states.sort();
+    states.dedup();
+    let base = match entry {
+        Some(e) => entry_row(registry, observed, e),
+        None => ServiceStatus {
+            namespace: svc.namespace.clone(),
+            name: svc.name.clone(),
+            registry_id: None,
+            registry: Vec::new(),
+            requested: Vec::new(),
+            requested_from: None,
+            assigned: Vec::new(),
+            ports: Vec::new(),
+            states: Vec::new(),
+            findings: Vec::new(),
+            hostname: None,
+            url: None,
+            pool: None,
+            last_event: None,
+        },
+    };
+    let pool = svc
+        .assigned
+        .first()
+        .and_then(|ip| observed.pool_of(*ip))
+        .map(|p| p.name.clone())
+        .or(base.pool.clone());
+    ServiceStatus {
+        requested,
+        requested_from,
+        assigned: svc.assigned.clone(),
+        ports: svc.ports.clone(),
+        states,
+        findings,
+        pool,
+        last_event: observed
+            .last_event(&svc.namespace, &svc.name)
+            .map(|e| format!("{}: {}", e.reason, e.message)),
+        ..base
+    }
+}

@@ -1,0 +1,15 @@
+//! Planning: pure functions from the registry and the observed cluster to statuses,
+//! findings and ordered steps. No I/O here; `cluster` reads and applies, faces print.
+
+pub mod analyze;
+pub mod doctor;
+pub mod import;
+pub mod observed;
+pub mod order;
+
+pub use analyze::{ServiceStatus, State, analyze};
+pub use observed::{LabelSelector, Observed, ObservedService, Scope};
+pub use order::{Action, Blocked, EvictPolicy, Plan, PlanOptions, Step, plan};
+
+#[cfg(test)]
+mod tests;

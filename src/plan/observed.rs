@@ -1,0 +1,377 @@
+//! The cluster as the planner sees it: plain data read from Kubernetes objects.
+//!
+//! `cluster::observe` fills an [`Observed`] with one LIST per kind; everything after that
+//! (analysis, planning, doctor, import) is a pure function of it, so it is tested without a
+//! cluster and reused by the Ansible module.
+
+use crate::metallb::{self, Reader};
+use k8s_openapi::api::core::v1::{Event, Service};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// A Service as MetalLB sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedService {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.type`: only `LoadBalancer` Services get an IP from MetalLB.
+    #[serde(rename = "type")]
+    pub service_type: String,
+    /// `spec.loadBalancerClass`: MetalLB ignores Services that set one (unless run with
+    /// `--lb-class`).
+    pub load_balancer_class: Option<String>,
+    pub annotations: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// `spec.loadBalancerIP` (deprecated by Kubernetes, still read by MetalLB).
+    pub spec_load_balancer_ip: Option<String>,
+    /// `status.loadBalancer.ingress[].ip`: what MetalLB assigned.
+    pub assigned: Vec<IpAddr>,
+    /// `status.loadBalancer.ingress[].hostname`, for the odd load balancer that reports one.
+    pub ingress_hostnames: Vec<String>,
+    /// `port/PROTOCOL`, in spec order.
+    pub ports: Vec<String>,
+    pub resource_version: Option<String>,
+}
+
+impl ObservedService {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+    pub fn is_load_balancer(&self) -> bool {
+        self.service_type == "LoadBalancer"
+    }
+    /// What MetalLB will actually request for this Service.
+    pub fn request(&self, reader: Reader) -> metallb::Request {
+        metallb::effective_request(
+            &self.annotations,
+            self.spec_load_balancer_ip.as_deref(),
+            reader,
+        )
+    }
+    /// The requested IPs (empty when nothing, or nothing valid, is requested).
+    pub fn requested_ips(&self, reader: Reader) -> Vec<IpAddr> {
+        match self.request(reader) {
+            metallb::Request::Ips { ips, .. } => sorted(ips),
+            _ => Vec::new(),
+        }
+    }
+    /// Builds the model from a Kubernetes Service object.
+    pub fn from_k8s(svc: &Service) -> ObservedService {
+        let meta = &svc.metadata;
+        let spec = svc.spec.clone().unwrap_or_default();
+        let ingress = svc
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|lb| lb.ingress.clone())
+            .unwrap_or_default();
+        let assigned = sorted(
+            ingress
+                .iter()
+                .filter_map(|i| i.ip.as_deref())
+                .filter_map(|ip| ip.parse().ok())
+                .collect(),
+        );
+        let ports = spec
+            .ports
+            .unwrap_or_default()
+            .iter()
+            .map(|p| format!("{}/{}", p.port, p.protocol.as_deref().unwrap_or("TCP")))
+            .collect();
+        ObservedService {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            service_type: spec.type_.unwrap_or_else(|| "ClusterIP".into()),
+            load_balancer_class: spec.load_balancer_class,
+            annotations: meta.annotations.clone().unwrap_or_default(),
+            labels: meta.labels.clone().unwrap_or_default(),
+            spec_load_balancer_ip: spec.load_balancer_ip.filter(|s| !s.is_empty()),
+            assigned,
+            ingress_hostnames: ingress.iter().filter_map(|i| i.hostname.clone()).collect(),
+            ports,
+            resource_version: meta.resource_version.clone(),
+        }
+    }
+}
+
+/// IPv4 first, then IPv6, each ascending: the order lbip compares and prints IP sets in.
+pub fn sorted(mut ips: Vec<IpAddr>) -> Vec<IpAddr> {
+    ips.sort_by_key(|ip| (!ip.is_ipv4(), *ip));
+    ips.dedup();
+    ips
+}
+
+/// A MetalLB `IPAddressPool`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedPool {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.addresses` as written (CIDRs or `a-b` ranges).
+    pub addresses: Vec<String>,
+    pub auto_assign: bool,
+    pub avoid_buggy_ips: bool,
+    /// `spec.serviceAllocation` is set: only matching Services get IPs from it.
+    pub service_allocation: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ObservedPool {
+    /// The pool's ranges; entries that do not parse are left out (MetalLB rejects them too).
+    pub fn ranges(&self) -> Vec<crate::registry::ranges::AddrRange> {
+        self.addresses
+            .iter()
+            .filter_map(|a| crate::registry::ranges::AddrRange::parse(a).ok())
+            .map(|(range, _)| range)
+            .collect()
+    }
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.ranges().iter().any(|r| r.contains(ip))
+    }
+}
+
+/// An `L2Advertisement` or `BGPAdvertisement`: which pools it announces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedAdvertisement {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `spec.ipAddressPools`; empty together with no selector means "every pool".
+    pub pools: Vec<String>,
+    /// `spec.ipAddressPoolSelectors` is set (treated as matching by label, see doctor).
+    pub pool_selectors: Vec<BTreeMap<String, String>>,
+}
+
+impl ObservedAdvertisement {
+    pub fn announces(&self, pool: &ObservedPool) -> bool {
+        if self.pools.is_empty() && self.pool_selectors.is_empty() {
+            return true;
+        }
+        self.pools.iter().any(|p| p == &pool.name)
+            || self
+                .pool_selectors
+                .iter()
+                .any(|sel| sel.iter().all(|(k, v)| pool.labels.get(k) == Some(v)))
+    }
+}
+
+/// A Kubernetes Event about a Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedEvent {
+    pub namespace: String,
+    /// The Service the event is about.
+    pub service: String,
+    pub reason: String,
+    pub message: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// RFC 3339 time of the last occurrence, when the server gave one.
+    pub last_seen: Option<String>,
+}
+
+impl ObservedEvent {
+    /// `None` for events not about a Service.
+    pub fn from_k8s(ev: &Event) -> Option<ObservedEvent> {
+        if ev.involved_object.kind.as_deref() != Some("Service") {
+            return None;
+        }
+        let last_seen = ev
+            .last_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string())
+            .or_else(|| ev.event_time.as_ref().map(|t| t.0.to_string()))
+            .or_else(|| {
+                ev.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0.to_string())
+            });
+        Some(ObservedEvent {
+            namespace: ev
+                .involved_object
+                .namespace
+                .clone()
+                .or_else(|| ev.metadata.namespace.clone())
+                .unwrap_or_default(),
+            service: ev.involved_object.name.clone().unwrap_or_default(),
+            reason: ev.reason.clone().unwrap_or_default(),
+            message: ev.message.clone().unwrap_or_default(),
+            event_type: ev.type_.clone().unwrap_or_default(),
+            last_seen,
+        })
+    }
+}
+
+/// The MetalLB controller Deployment, when one was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetallbInstall {
+    pub namespace: String,
+    pub deployment: String,
+    pub image: String,
+    /// The image tag, e.g. `v0.14.8` (`None` for a digest or `latest`).
+    pub version: Option<String>,
+}
+
+/// Which Services a command looks at (and may change): namespaces and a label selector.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Scope {
+    /// `None`: every namespace.
+    pub namespaces: Option<BTreeSet<String>>,
+    pub selector: Option<LabelSelector>,
+}
+
+impl Scope {
+    pub fn all() -> Scope {
+        Scope::default()
+    }
+    pub fn namespace(ns: &str) -> Scope {
+        Scope {
+            namespaces: Some([ns.to_string()].into()),
+            selector: None,
+        }
+    }
+    pub fn includes(&self, namespace: &str) -> bool {
+        self.namespaces
+            .as_ref()
+            .is_none_or(|set| set.contains(namespace))
+    }
+    pub fn includes_service(&self, svc: &ObservedService) -> bool {
+        self.includes(&svc.namespace)
+            && self
+                .selector
+                .as_ref()
+                .is_none_or(|sel| sel.matches(&svc.labels))
+    }
+}
+
+/// An equality-based label selector (`-l app=web,tier!=db,canary,!legacy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelSelector {
+    pub text: String,
+    terms: Vec<(String, SelectorOp)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+enum SelectorOp {
+    Equals(String),
+    NotEquals(String),
+    Exists,
+    NotExists,
+}
+
+impl LabelSelector {
+    pub fn parse(text: &str) -> Result<LabelSelector, String> {
+        let mut terms = Vec::new();
+        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if term.contains(" in ") || term.contains(" notin ") || term.contains('(') {
+                return Err(format!(
+                    "label selector `{term}`: only `k=v`, `k!=v`, `k` and `!k` are supported"
+                ));
+            }
+            let parsed = if let Some((k, v)) = term.split_once("!=") {
+                (k, SelectorOp::NotEquals(v.trim().into()))
+            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                (k, SelectorOp::Equals(v.trim().into()))
+            } else if let Some(k) = term.strip_prefix('!') {
+                (k, SelectorOp::NotExists)
+            } else {
+                (term, SelectorOp::Exists)
+            };
+            terms.push((parsed.0.trim().to_string(), parsed.1));
+        }
+        Ok(LabelSelector {
+            text: text.to_string(),
+            terms,
+        })
+    }
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.terms.iter().all(|(k, op)| match op {
+            SelectorOp::Equals(v) => labels.get(k) == Some(v),
+            SelectorOp::NotEquals(v) => labels.get(k) != Some(v),
+            SelectorOp::Exists => labels.contains_key(k),
+            SelectorOp::NotExists => !labels.contains_key(k),
+        })
+    }
+}
+
+/// Everything read from the cluster for one command.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    pub scope: Scope,
+    /// Every Service read (LoadBalancer or not); may cover more than `scope` so that
+    /// squatters in other namespaces are seen, but only Services in scope are changed.
+    pub services: Vec<ObservedService>,
+    /// `None` when the MetalLB CRDs are not installed.
+    pub pools: Option<Vec<ObservedPool>>,
+    pub advertisements: Vec<ObservedAdvertisement>,
+    pub events: Vec<ObservedEvent>,
+    /// Filled by the doctor's extra reads.
+    pub metallb: Option<MetallbInstall>,
+    /// `namespace/name` of k3s ServiceLB (`svclb-*`) DaemonSets, filled by the doctor.
+    pub servicelb: Vec<String>,
+}
+
+impl Observed {
+    pub fn new(scope: Scope, services: Vec<ObservedService>) -> Observed {
+        Observed {
+            scope,
+            services,
+            pools: None,
+            advertisements: Vec::new(),
+            events: Vec::new(),
+            metallb: None,
+            servicelb: Vec::new(),
+        }
+    }
+    /// LoadBalancer Services MetalLB handles (no foreign `loadBalancerClass`).
+    pub fn load_balancers(&self) -> impl Iterator<Item = &ObservedService> {
+        self.services
+            .iter()
+            .filter(|s| s.is_load_balancer() && s.load_balancer_class.is_none())
+    }
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&ObservedService> {
+        self.services
+            .iter()
+            .find(|s| s.namespace == namespace && s.name == name)
+    }
+    /// The MetalLB reader to interpret annotations with: from the controller's version when
+    /// known, else the current one (which reads both prefixes).
+    pub fn reader(&self) -> Reader {
+        self.metallb
+            .as_ref()
+            .and_then(|m| m.version.as_deref())
+            .and_then(Reader::for_version)
+            .unwrap_or(Reader::Current)
+    }
+    /// Every IP some LoadBalancer Service holds or requests.
+    pub fn ips_in_use(&self) -> BTreeSet<IpAddr> {
+        let reader = self.reader();
+        self.load_balancers()
+            .flat_map(|s| {
+                s.assigned
+                    .iter()
+                    .copied()
+                    .chain(s.requested_ips(reader))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+    /// Services holding `ip` right now.
+    pub fn holders_of(&self, ip: IpAddr) -> Vec<&ObservedService> {
+        self.load_balancers()
+            .filter(|s| s.assigned.contains(&ip))
+            .collect()
+    }
+    /// The newest event about a Service, if any.
+    pub fn last_event(&self, namespace: &str, name: &str) -> Option<&ObservedEvent> {
+        self.events
+            .iter()
+            .filter(|e| e.namespace == namespace && e.service == name)
+            .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
+    }
+    /// The cluster pool holding `ip`.
+    pub fn pool_of(&self, ip: IpAddr) -> Option<&ObservedPool> {
+        self.pools.as_ref()?.iter().find(|p| p.contains(ip))
+    }
+}

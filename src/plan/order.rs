@@ -1,0 +1,439 @@
+//! The reconciliation plan: which Services to patch, with what, in which order.
+//!
+//! Order matters because MetalLB releases a Service's old IP the moment its request changes
+//! and leaves it with none if the new IP is still held (reference: metallb.md §3). So a
+//! Service is only moved once its target is free: squatters are moved off first, and a
+//! cycle (A holds B's IP, B holds A's) is broken by parking one Service on a free scratch
+//! address. The plan is computed on a simulated copy of who holds what.
+
+use super::analyze::ips_text;
+use super::observed::{Observed, ObservedService, sorted};
+use crate::metallb::{self, KeyKind, Prefix, Suffix};
+use crate::registry::{PinBy, Registry};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// What to do with unregistered Services that sit on an IP a registry entry needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EvictPolicy {
+    /// Pin the squatter to a free address that no registry entry uses, so it keeps a
+    /// stable IP and cannot grab a registry IP again.
+    #[default]
+    Pin,
+    /// Never touch unregistered Services; the entry they block is reported as blocked.
+    Skip,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub evict_unpinned: EvictPolicy,
+    /// Plan only for this Service (`namespace`, `name`) and the moves it needs (reassign).
+    pub only: Option<(String, String)>,
+    /// Targets that replace the registry's (reassign `--ip`).
+    pub overrides: BTreeMap<(String, String), Vec<IpAddr>>,
+}
+
+/// Why a step exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Request the registry's IP (moving the Service if it is elsewhere).
+    Pin,
+    /// Fix keys only; the IP stays.
+    Cleanup,
+    /// Move an unregistered Service off an IP a registry entry needs.
+    Evict,
+    /// Park a Service on a free address to break a cycle; it moves on later in the plan.
+    Scratch,
+    /// Nothing to patch: wait for MetalLB to hand out the IP the Service already requests.
+    Wait,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pin => "pin",
+            Action::Cleanup => "cleanup",
+            Action::Evict => "evict",
+            Action::Scratch => "scratch",
+            Action::Wait => "wait",
+        }
+    }
+}
+
+/// One patch of one Service, and the IPs MetalLB should report afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub namespace: String,
+    pub name: String,
+    pub action: Action,
+    /// Assigned IPs before the step (as simulated).
+    pub from: Vec<IpAddr>,
+    /// The IPs MetalLB must report when the step is done.
+    pub to: Vec<IpAddr>,
+    pub set_annotations: BTreeMap<String, String>,
+    pub remove_annotations: Vec<String>,
+    pub clear_spec_ip: bool,
+    /// The Service's resourceVersion when planned (apply sends it for optimistic concurrency).
+    pub resource_version: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl Step {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+    /// True when the step patches nothing (it only waits).
+    pub fn is_noop_patch(&self) -> bool {
+        self.set_annotations.is_empty() && self.remove_annotations.is_empty() && !self.clear_spec_ip
+    }
+    /// The JSON merge patch; with a resourceVersion the server refuses it (409) if the
+    /// Service changed since it was read.
+    pub fn merge_patch(&self, resource_version: Option<&str>) -> serde_json::Value {
+        let mut annotations = serde_json::Map::new();
+        for (k, v) in &self.set_annotations {
+            annotations.insert(k.clone(), v.clone().into());
+        }
+        for k in &self.remove_annotations {
+            annotations.insert(k.clone(), serde_json::Value::Null);
+        }
+        let mut metadata = serde_json::Map::new();
+        if !annotations.is_empty() {
+            metadata.insert("annotations".into(), annotations.into());
+        }
+        if let Some(rv) = resource_version {
+            metadata.insert("resourceVersion".into(), rv.into());
+        }
+        let mut patch = serde_json::json!({ "metadata": metadata });
+        if self.clear_spec_ip {
+            patch["spec"] = serde_json::json!({ "loadBalancerIP": null });
+        }
+        patch
+    }
+    /// The same step recomputed against a fresh copy of the Service (after a 409): same
+    /// target, keys to remove taken from the fresh object. `None` when nothing is left to do.
+    pub fn rebase(&self, fresh: &ObservedService, prefix: Prefix) -> Option<Step> {
+        let step = build_step(fresh, &self.to, self.action, prefix, self.reason.clone());
+        if step.is_noop_patch() && fresh.assigned == self.to {
+            return None;
+        }
+        Some(Step {
+            from: fresh.assigned.clone(),
+            ..step
+        })
+    }
+}
+
+/// A Service the plan cannot bring to the registry, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocked {
+    pub namespace: String,
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub blocked: Vec<Blocked>,
+    /// Risks the plan cannot remove, in words.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && self.blocked.is_empty()
+    }
+}
+
+/// The patch that makes `svc` request exactly `to` with the registry's prefix, removing
+/// every other key MetalLB might read instead.
+fn build_step(
+    svc: &ObservedService,
+    to: &[IpAddr],
+    action: Action,
+    prefix: Prefix,
+    reason: String,
+) -> Step {
+    let wanted_key = prefix.load_balancer_ips();
+    let value = metallb::format_ip_list(to);
+    let mut set = BTreeMap::new();
+    if svc.annotations.get(&wanted_key) != Some(&value) {
+        set.insert(wanted_key.clone(), value);
+    }
+    let remove: Vec<String> = svc
+        .annotations
+        .keys()
+        .filter(|k| **k != wanted_key)
+        .filter(|k| {
+            matches!(
+                metallb::classify(k),
+                Some(KeyKind::Exact(_, Suffix::LoadBalancerIps))
+                    | Some(KeyKind::Misspelled {
+                        meant: Suffix::LoadBalancerIps
+                    })
+            )
+        })
+        .cloned()
+        .collect();
+    let clear_spec_ip = svc.spec_load_balancer_ip.is_some();
+    let mut step = Step {
+        namespace: svc.namespace.clone(),
+        name: svc.name.clone(),
+        action,
+        from: svc.assigned.clone(),
+        to: to.to_vec(),
+        set_annotations: set,
+        remove_annotations: remove,
+        clear_spec_ip,
+        resource_version: svc.resource_version.clone(),
+        reason,
+    };
+    if step.is_noop_patch() && action == Action::Pin {
+        step.action = Action::Wait;
+    } else if action == Action::Pin && svc.assigned == to {
+        step.action = Action::Cleanup;
+    }
+    step
+}
+
+type Key = (String, String);
+
+/// Simulated cluster: who holds and who requests which IP as the plan proceeds.
+struct Sim<'a> {
+    services: BTreeMap<Key, &'a ObservedService>,
+    assigned: BTreeMap<Key, Vec<IpAddr>>,
+    requested: BTreeMap<Key, Vec<IpAddr>>,
+}
+
+impl Sim<'_> {
+    /// Services other than `me` that hold or request one of `ips`.
+    fn blockers(&self, me: &Key, ips: &[IpAddr]) -> Vec<Key> {
+        let mut out: Vec<Key> = self
+            .assigned
+            .iter()
+            .chain(self.requested.iter())
+            .filter(|(k, held)| *k != me && held.iter().any(|ip| ips.contains(ip)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+    fn move_to(&mut self, key: &Key, to: &[IpAddr]) {
+        self.assigned.insert(key.clone(), to.to_vec());
+        self.requested.insert(key.clone(), to.to_vec());
+    }
+}
+
+/// Computes the ordered steps that bring every Service in scope to the registry.
+pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> Plan {
+    let reader = observed.reader();
+    let prefix = registry.prefix;
+    let mut sim = Sim {
+        services: BTreeMap::new(),
+        assigned: BTreeMap::new(),
+        requested: BTreeMap::new(),
+    };
+    for s in observed.load_balancers() {
+        let key = (s.namespace.clone(), s.name.clone());
+        sim.assigned.insert(key.clone(), s.assigned.clone());
+        sim.requested.insert(key.clone(), s.requested_ips(reader));
+        sim.services.insert(key, s);
+    }
+    // Desired targets for Services lbip may change.
+    let mut desired: BTreeMap<Key, Vec<IpAddr>> = BTreeMap::new();
+    for (key, svc) in &sim.services {
+        if !observed.scope.includes_service(svc) {
+            continue;
+        }
+        if let Some(only) = &options.only
+            && only != key
+        {
+            continue;
+        }
+        let target = match options.overrides.get(key) {
+            Some(ips) => sorted(ips.clone()),
+            None => match registry.lookup(&key.0, &key.1) {
+                Some(e) if e.pin_by.value == PinBy::Annotation => e.ip_values(),
+                _ => continue,
+            },
+        };
+        let needs = svc.assigned != target
+            || svc.requested_ips(reader) != target
+            || !build_step(svc, &target, Action::Pin, prefix, String::new()).is_noop_patch();
+        if needs {
+            desired.insert(key.clone(), target);
+        }
+    }
+    // Registry entries sharing an IP on purpose (same sharedKey) do not block each other.
+    let shares = |a: &Key, b: &Key| -> bool {
+        let ka = registry.lookup(&a.0, &a.1).and_then(|e| e.shared_key());
+        let kb = registry.lookup(&b.0, &b.1).and_then(|e| e.shared_key());
+        ka.is_some() && ka == kb
+    };
+    // Addresses nobody holds, requests or is given by the registry (or a reassign).
+    let mut used = observed.ips_in_use();
+    used.extend(desired.values().flatten().copied());
+    let mut free = registry
+        .free_addresses(None, &used)
+        .collect::<Vec<_>>()
+        .into_iter();
+
+    let mut plan = Plan::default();
+    let mut pending: Vec<Key> = desired.keys().cloned().collect();
+    let mut parked: BTreeSet<Key> = BTreeSet::new();
+    let mut guard = 0;
+    while !pending.is_empty() && guard < 10_000 {
+        guard += 1;
+        let blocked_by = |sim: &Sim, k: &Key| -> Vec<Key> {
+            sim.blockers(k, &desired[k])
+                .into_iter()
+                .filter(|b| !shares(k, b))
+                .collect()
+        };
+        // 1. A Service whose target is free moves now.
+        if let Some(i) = pending.iter().position(|k| blocked_by(&sim, k).is_empty()) {
+            let key = pending.remove(i);
+            let svc = sim.services[&key];
+            let to = desired[&key].clone();
+            let reason = if parked.contains(&key) {
+                format!("from scratch to {}", ips_text(&to))
+            } else if options.overrides.contains_key(&key) {
+                format!("reassign to {}", ips_text(&to))
+            } else {
+                format!("registry says {}", ips_text(&to))
+            };
+            let mut step = build_step(svc, &to, Action::Pin, prefix, reason);
+            step.from = sim.assigned[&key].clone();
+            if parked.contains(&key) {
+                // The parking step already wrote our keys; only the value changes now.
+                step.remove_annotations.clear();
+                step.clear_spec_ip = false;
+                step.set_annotations =
+                    BTreeMap::from([(prefix.load_balancer_ips(), metallb::format_ip_list(&to))]);
+                step.action = Action::Pin;
+            }
+            sim.move_to(&key, &to);
+            plan.steps.push(step);
+            continue;
+        }
+        // 2. A Service blocked by one that is not going to move by itself (a squatter).
+        let squatted = pending.iter().find_map(|k| {
+            blocked_by(&sim, k)
+                .into_iter()
+                .find(|b| !pending.contains(b))
+                .map(|b| (k.clone(), b))
+        });
+        if let Some((key, squatter)) = squatted {
+            let holder = sim.services[&squatter];
+            let registered = registry.lookup(&squatter.0, &squatter.1).is_some();
+            let ips = desired[&key].clone();
+            let refuse = if !observed.scope.includes_service(holder) {
+                Some(format!(
+                    "{} is held by {}/{}, outside the selected namespaces",
+                    ips_text(&ips),
+                    squatter.0,
+                    squatter.1
+                ))
+            } else if registered && options.only.is_none() {
+                Some(format!(
+                    "{} is also held by registered {}/{}: two entries want one IP",
+                    ips_text(&ips),
+                    squatter.0,
+                    squatter.1
+                ))
+            } else if !registered && options.evict_unpinned == EvictPolicy::Skip {
+                Some(format!(
+                    "{} is held by unregistered {}/{} and --evict-unpinned=skip",
+                    ips_text(&ips),
+                    squatter.0,
+                    squatter.1
+                ))
+            } else {
+                None
+            };
+            let target = match registry.lookup(&squatter.0, &squatter.1) {
+                Some(e)
+                    if sim.blockers(&squatter, &e.ip_values()).is_empty()
+                        && e.ip_values() != ips =>
+                {
+                    Some(e.ip_values())
+                }
+                _ => free.next().map(|ip| vec![ip]),
+            };
+            match (refuse, target) {
+                (None, Some(to)) => {
+                    let reason = format!(
+                        "free {} for {}/{}",
+                        ips_text(&sim.assigned[&squatter]),
+                        key.0,
+                        key.1
+                    );
+                    let mut step = build_step(holder, &to, Action::Evict, prefix, reason);
+                    step.from = sim.assigned[&squatter].clone();
+                    sim.move_to(&squatter, &to);
+                    plan.steps.push(step);
+                }
+                (refuse, _) => {
+                    let reason = refuse
+                        .unwrap_or_else(|| "no free address left to move the holder to".into());
+                    pending.retain(|k| k != &key);
+                    plan.blocked.push(Blocked {
+                        namespace: key.0,
+                        name: key.1,
+                        reason,
+                    });
+                }
+            }
+            continue;
+        }
+        // 3. Everyone left waits for someone else: a cycle. Park the first on scratch.
+        let key = pending[0].clone();
+        match free.next() {
+            Some(scratch) if !parked.contains(&key) => {
+                let to = vec![scratch];
+                let reason = format!(
+                    "scratch address: breaks the cycle over {}",
+                    ips_text(&sim.assigned[&key])
+                );
+                let mut step = build_step(sim.services[&key], &to, Action::Scratch, prefix, reason);
+                step.from = sim.assigned[&key].clone();
+                sim.move_to(&key, &to);
+                parked.insert(key);
+                plan.steps.push(step);
+            }
+            _ => {
+                pending.remove(0);
+                plan.blocked.push(Blocked {
+                    namespace: key.0,
+                    name: key.1,
+                    reason: "cycle with no free scratch address to break it".into(),
+                });
+            }
+        }
+    }
+    // MetalLB hands a freed IP to a pending Service at once. A pending Service that requests
+    // nothing could take an address this plan frees before its owner is moved in.
+    let frees = plan
+        .steps
+        .iter()
+        .any(|s| s.from != s.to && !s.from.is_empty());
+    let grabbers: Vec<String> = observed
+        .load_balancers()
+        .filter(|s| s.assigned.is_empty() && s.requested_ips(reader).is_empty())
+        .filter(|s| !desired.contains_key(&(s.namespace.clone(), s.name.clone())))
+        .map(|s| s.key())
+        .collect();
+    if frees && !grabbers.is_empty() {
+        plan.warnings.push(format!(
+            "{} pending Service(s) request no IP ({}); MetalLB may give one of them an address this plan frees before its owner moves in. Pin them in the registry, or rerun apply afterwards.",
+            grabbers.len(),
+            grabbers.join(", ")
+        ));
+    }
+    plan
+}

@@ -1,0 +1,820 @@
+//! The Ansible module end to end: real `ansible-playbook` runs the real binary as a module
+//! (`<tmp>/library/lbip` plus the sidecar docs), against localhost and the test API server.
+//!
+//! Each playbook run costs about 1.5 s, so related tasks share a playbook; tasks expected to
+//! fail carry `ignore_errors: true` so the rest still run. Results are read through Ansible's
+//! `json` stdout callback.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REGISTRY: &str = include_str!("../examples/registry.yaml");
+
+/// ansible-core ships no JSON stdout callback (`json` lives in the ansible.posix collection),
+/// so the tests bring a minimal one: every task result, then the stats, as one JSON object.
+const JSON_CALLBACK: &str = r#"
+import json
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "lbip_test_json"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tasks = []
+
+    def _record(self, result, status):
+        res = dict(result._result)
+        res["_status"] = status
+        self.tasks.append({"task": {"name": result._task.get_name()},
+                           "hosts": {result._host.get_name(): res}})
+
+    def v2_runner_on_ok(self, result, **kwargs):
+        self._record(result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False, **kwargs):
+        self._record(result, "failed")
+
+    def v2_runner_on_skipped(self, result, **kwargs):
+        self._record(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result, **kwargs):
+        self._record(result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats):
+        hosts = {h: stats.summarize(h) for h in sorted(stats.processed.keys())}
+        out = {"plays": [{"tasks": self.tasks}], "stats": hosts}
+        self._display.display(json.dumps(out, default=str, indent=1))
+"#;
+
+/// The directory holding `ansible-playbook`: `$LBIP_TEST_ANSIBLE_BIN`, else the project's
+/// virtualenv (created by scripts/test-all.sh), else PATH. Missing ansible fails the test.
+fn ansible_bin_dir() -> PathBuf {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("LBIP_TEST_ANSIBLE_BIN") {
+        candidates.push(PathBuf::from(dir));
+    }
+    candidates.push(PathBuf::from("/work/main/.venv/bin"));
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin"));
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    candidates
+        .into_iter()
+        .find(|d| d.join("ansible-playbook").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "ansible-playbook not found: set LBIP_TEST_ANSIBLE_BIN to the directory holding it, \
+                 or run scripts/test-all.sh, which installs ansible-core into .venv"
+            )
+        })
+}
+
+/// The Python beside the ansible tools (a virtualenv's), else `auto_silent` discovery.
+fn python_for(bin: &Path) -> String {
+    let python = bin.join("python3");
+    if python.is_file() {
+        python.display().to_string()
+    } else {
+        "auto_silent".to_string()
+    }
+}
+
+/// A playbook directory: `library/lbip` (the test binary) with its sidecar, and the registry.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let library = dir.path().join("library");
+        std::fs::create_dir_all(&library).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lbip"), library.join("lbip")).unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/library/lbip.yml"),
+            library.join("lbip.yml"),
+        )
+        .unwrap();
+        for sub in ["home", "local-tmp", "remote-tmp"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        let p = Project { dir };
+        p.write("lbip.yaml", REGISTRY);
+        p.write("callback_plugins/lbip_test_json.py", JSON_CALLBACK);
+        p
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap()
+    }
+
+    /// An ansible tool run in the project directory with a private HOME and temp dirs.
+    fn command(&self, tool: &str) -> Command {
+        let bin = ansible_bin_dir();
+        let mut cmd = Command::new(bin.join(tool));
+        cmd.current_dir(self.path())
+            .env("HOME", self.path().join("home"))
+            .env("ANSIBLE_LOCAL_TEMP", self.path().join("local-tmp"))
+            .env("ANSIBLE_REMOTE_TEMP", self.path().join("remote-tmp"))
+            // Python modules (template, copy) run with the Python that runs Ansible: the
+            // machine's `python3` may be a broken shim.
+            .env("ANSIBLE_PYTHON_INTERPRETER", python_for(&bin))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+            .env_remove("LBIP_REGISTRY")
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_LIBRARY")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `tasks` (YAML list items, indented by 4) as a localhost play; returns the parsed
+    /// `json` callback output and the raw stdout/stderr.
+    fn play(&self, tasks: &str, extra_args: &[&str]) -> PlayRun {
+        let playbook = format!(
+            "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n{tasks}"
+        );
+        self.write("play.yml", &playbook);
+        let mut cmd = self.command("ansible-playbook");
+        cmd.args(["-i", "localhost,", "play.yml"])
+            .args(extra_args)
+            .env(
+                "ANSIBLE_CALLBACK_PLUGINS",
+                self.path().join("callback_plugins"),
+            )
+            .env("ANSIBLE_STDOUT_CALLBACK", "lbip_test_json");
+        let (stdout, stderr) = run_with_timeout(cmd, Duration::from_secs(120));
+        let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("ansible-playbook printed no JSON ({e})\nstdout:\n{stdout}\nstderr:\n{stderr}")
+        });
+        PlayRun {
+            json,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+struct PlayRun {
+    json: Value,
+    stdout: String,
+    stderr: String,
+}
+
+impl PlayRun {
+    /// The localhost result of the task called `name`.
+    fn task(&self, name: &str) -> &Value {
+        self.json["plays"][0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task"]["name"] == name)
+            .map(|t| &t["hosts"]["localhost"])
+            .unwrap_or_else(|| panic!("no task {name:?} ran:\n{}\n{}", self.stdout, self.stderr))
+    }
+    fn stats(&self) -> &Value {
+        &self.json["stats"]["localhost"]
+    }
+}
+
+/// Runs `cmd`, killing it after `limit`; returns stdout and stderr.
+fn run_with_timeout(mut cmd: Command, limit: Duration) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
+    cmd.stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = cmd.spawn().expect("cannot start the ansible tool");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "ansible did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                std::fs::read_to_string(&out_path).unwrap_or_default(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (
+        std::fs::read_to_string(&out_path).unwrap(),
+        std::fs::read_to_string(&err_path).unwrap(),
+    )
+}
+
+#[test]
+fn facts_expose_the_registry_and_old_templates_render() {
+    let p = Project::new();
+    p.write(
+        "mlflow.env.j2",
+        "MLFLOW_TRACKING_URI=http://{{ mlflow_loadbalancer_ip }}:5000\n",
+    );
+    let run = p.play(
+        r#"
+    - name: lint
+      lbip: {registry: lbip.yaml, state: linted}
+    - name: facts
+      lbip: {registry: lbip.yaml, state: facts}
+    - name: template
+      ansible.builtin.template: {src: mlflow.env.j2, dest: "{{ playbook_dir }}/mlflow.env"}
+    - name: copy
+      ansible.builtin.copy:
+        dest: "{{ playbook_dir }}/hosts.txt"
+        content: |
+          {{ mlflow_loadbalancer_ip }} {{ lbip.services.mlflow.hostname }}
+          {{ financial_seldon_mesh_loadbalancer_ip }} {{ ansible_facts.lbip.services['financial-seldon-mesh'].name }}
+    - name: free-form
+      lbip: registry=lbip.yaml state=facts
+"#,
+        &[],
+    );
+    assert_eq!(run.stats()["failures"], 0, "{}", run.stdout);
+    let lint = run.task("lint");
+    assert_eq!(lint["changed"], false);
+    assert_eq!(
+        lint["msg"],
+        "the registry lbip.yaml is valid: 12 service(s), 0 warning(s)"
+    );
+    let facts = run.task("facts");
+    assert_eq!(facts["changed"], false);
+    let mlflow = &facts["ansible_facts"]["lbip"]["services"]["mlflow"];
+    assert_eq!(mlflow["ip"], "192.168.1.215");
+    assert_eq!(mlflow["namespace"], "mlflow");
+    assert_eq!(mlflow["url"], "http://mlflow.test:5000");
+    assert_eq!(
+        facts["ansible_facts"]["argo_workflows_server_loadbalancer_ip"],
+        "192.168.1.205"
+    );
+    assert_eq!(
+        p.read("mlflow.env"),
+        "MLFLOW_TRACKING_URI=http://192.168.1.215:5000\n"
+    );
+    assert_eq!(
+        p.read("hosts.txt"),
+        "192.168.1.215 mlflow.test\n192.168.1.221 seldon-mesh\n"
+    );
+    assert_eq!(
+        run.task("free-form")["ansible_facts"]["minio_loadbalancer_ip"],
+        "192.168.1.200"
+    );
+}
+
+#[test]
+fn bad_options_fail_with_a_clear_message() {
+    let p = Project::new();
+    let run = p.play(
+        r#"
+    - name: unknown
+      lbip: {registry: lbip.yaml, stat: facts}
+      ignore_errors: true
+    - name: wrong type
+      lbip: {registry: lbip.yaml, state: checked, fail_on_drift: sometimes, timeout: [1]}
+      ignore_errors: true
+    - name: missing registry
+      lbip: {state: facts}
+      ignore_errors: true
+    - name: bad state
+      lbip: {registry: lbip.yaml, state: pined}
+      ignore_errors: true
+    - name: unreadable registry
+      lbip: {registry: nowhere.yaml, state: facts}
+      ignore_errors: true
+"#,
+        &[],
+    );
+    assert_eq!(run.stats()["ignored"], 5, "{}", run.stdout);
+    let msg = |name: &str| run.task(name)["msg"].as_str().unwrap().to_string();
+    assert!(
+        msg("unknown").starts_with(
+            "unsupported parameters for (lbip) module: stat (did you mean state?). Supported parameters include: all_namespaces, context, dest, fail_on_drift"
+        ),
+        "{}",
+        msg("unknown")
+    );
+    let wrong = msg("wrong type");
+    assert!(
+        wrong.contains("option fail_on_drift must be a boolean (true/false, yes/no, on/off, 1/0)"),
+        "{wrong}"
+    );
+    assert!(wrong.contains("option timeout must be seconds"), "{wrong}");
+    assert!(
+        !wrong.contains("sometimes"),
+        "values are not echoed: {wrong}"
+    );
+    assert!(
+        msg("missing registry").starts_with("missing required option registry"),
+        "{}",
+        msg("missing registry")
+    );
+    assert_eq!(
+        msg("bad state"),
+        "option state must be one of linted, facts, pinned, checked, rendered, got \"pined\" (did you mean pinned?)"
+    );
+    assert!(
+        msg("unreadable registry").starts_with("cannot read registry nowhere.yaml:"),
+        "{}",
+        msg("unreadable registry")
+    );
+}
+
+#[test]
+fn an_invalid_registry_fails_linted_with_the_lint_findings() {
+    let p = Project::new();
+    p.write(
+        "broken.yaml",
+        &REGISTRY.replace("ip: 192.168.1.215", "ip: 192.168.1.300"),
+    );
+    let run = p.play(
+        r#"
+    - name: lint
+      lbip: {registry: broken.yaml, state: linted}
+      ignore_errors: true
+    - name: facts
+      lbip: {registry: broken.yaml, state: facts}
+      ignore_errors: true
+"#,
+        &[],
+    );
+    let lint = run.task("lint");
+    assert_eq!(lint["_status"], "failed", "{lint}");
+    // Notes (free addresses) come too; the error is the one about the bad address.
+    let finding = lint["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "error")
+        .unwrap();
+    assert_eq!(finding["code"], "bad-ip");
+    assert_eq!(finding["line"], 22, "{finding}");
+    let msg = lint["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with(
+            "the registry broken.yaml has 1 error(s) and 0 warning(s); first: broken.yaml:22:9: error: "
+        ),
+        "{msg}"
+    );
+    // The same words as `lbip lint`: the finding's own message is in msg and in stdout.
+    assert!(msg.contains(finding["message"].as_str().unwrap()), "{msg}");
+    assert!(
+        lint["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("22 |     ip: 192.168.1.300")
+    );
+    let facts = run.task("facts");
+    assert_eq!(facts["_status"], "failed");
+    assert!(
+        facts["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("the registry broken.yaml has 1 error(s); fix them first"),
+        "{}",
+        facts["msg"]
+    );
+}
+
+#[test]
+fn ansible_doc_shows_the_sidecar_documentation() {
+    let p = Project::new();
+    let mut cmd = p.command("ansible-doc");
+    cmd.args(["-M", "library", "lbip"]);
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.contains("MODULE lbip"), "{out}\n{err}");
+    assert!(
+        out.contains("validates the registry and fails with the same"),
+        "{out}"
+    );
+    for option in ["registry", "state", "fail_on_drift", "timeout"] {
+        assert!(out.contains(option), "{option} missing:\n{out}");
+    }
+    assert!(out.contains("check_mode"), "{out}");
+    assert!(out.contains("state: linted"), "EXAMPLES missing:\n{out}");
+    assert!(out.contains("RETURN VALUES"), "{out}");
+}
+
+/// Copies a directory tree, following symlinks (the role links its sidecar docs).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if std::fs::metadata(entry.path()).unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_role_installs_the_module_and_runs_lint_facts_and_hosts_in_one_run() {
+    let p = Project::new();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/roles/lbip");
+    copy_tree(&source, &p.path().join("roles/lbip"));
+    p.write("hosts", "127.0.0.1 localhost\n");
+    let playbook = format!(
+        r#"
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: lbip
+      lbip_binary: {bin}
+      lbip_actions: [lint, facts, hosts]
+      lbip_hosts_file: "{{{{ playbook_dir }}}}/hosts"
+  tasks:
+    - name: use
+      ansible.builtin.debug: {{msg: "{{{{ grafana_loadbalancer_ip }}}}"}}
+"#,
+        bin = env!("CARGO_BIN_EXE_lbip")
+    );
+    p.write("role.yml", &playbook);
+    let mut cmd = p.command("ansible-playbook");
+    cmd.args(["-i", "localhost,", "role.yml"]);
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(120));
+    assert!(out.contains("failed=0"), "{out}\n{err}");
+    assert!(out.contains("\"msg\": \"192.168.1.207\""), "{out}");
+    assert!(p.path().join("roles/lbip/library/lbip").is_file());
+    assert!(p.path().join("roles/lbip/library/lbip.yml").is_file());
+    assert_eq!(
+        p.read("hosts"),
+        "127.0.0.1 localhost\n\
+         # BEGIN lbip registry (managed by Ansible)\n\
+         192.168.1.215 mlflow.test\n\
+         192.168.1.200 minio.test\n\
+         192.168.1.204 argocd.test\n\
+         192.168.1.207 grafana.test\n\
+         # END lbip registry (managed by Ansible)\n"
+    );
+}
+
+#[test]
+fn site_yml_passes_syntax_check_with_the_module_in_a_library_dir() {
+    let p = Project::new();
+    let mut cmd = p.command("ansible-playbook");
+    cmd.args(["-i", "localhost,", "--syntax-check"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/site.yml"))
+        .env("ANSIBLE_LIBRARY", p.path().join("library"));
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.contains("playbook:"), "{out}\n{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+}
+
+/// The stolen-IP story: Seldon's scheduler was deployed first without a pinned IP and took
+/// .201, the address meant for MLflow, which fell back to .203.
+const STOLEN_REGISTRY: &str = "\
+provider:
+  annotationPrefix: metallb.io
+pools:
+  - name: homelab
+    addresses: [\"192.168.1.200-192.168.1.250\"]
+services:
+  mlflow:
+    namespace: mlflow
+    ip: 192.168.1.201
+    ports: [5000]
+    hostname: mlflow.test
+  seldon-scheduler:
+    namespace: seldon-system
+    ip: 192.168.1.202
+    ports: [9002]
+";
+
+const STOLEN_CLUSTER: &str = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: homelab, namespace: metallb-system}
+spec:
+  addresses: [192.168.1.200-192.168.1.250]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: seldon-scheduler
+  namespace: seldon-system
+  annotations: {meta.helm.sh/release-name: seldon-core-v2}
+spec:
+  type: LoadBalancer
+  selector: {app: seldon-scheduler}
+  ports: [{name: scheduler, port: 9002, protocol: TCP}]
+status:
+  loadBalancer:
+    ingress: [{ip: 192.168.1.201, ipMode: VIP}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: mlflow
+  namespace: mlflow
+spec:
+  type: LoadBalancer
+  selector: {app: mlflow}
+  ports: [{name: http, port: 5000, protocol: TCP}]
+status:
+  loadBalancer:
+    ingress: [{ip: 192.168.1.203, ipMode: VIP}]
+";
+
+const TOKEN: &str = "lbip-test-token";
+
+fn stolen_ip_cluster() -> lbip_testcluster::TestCluster {
+    lbip_testcluster::TestCluster::start_blocking(
+        lbip_testcluster::Options::default().seed_yaml(STOLEN_CLUSTER),
+    )
+    .unwrap()
+}
+
+fn assert_no_token(run: &PlayRun) {
+    assert!(
+        !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+        "the kubeconfig token leaked:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn check_mode_reports_the_change_and_sends_no_mutating_request() {
+    let cluster = stolen_ip_cluster();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: pin
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}"}}
+    - name: pin mlflow only
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: mlflow}}
+    - name: drift as change
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked, fail_on_drift: no}}
+    - name: drift fails
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked}}
+      ignore_errors: true
+    - name: unknown service
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: [mlfow]}}
+      ignore_errors: true
+    - name: unknown context
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", context: nope}}
+      ignore_errors: true
+"#
+        ),
+        &["--check", "--diff"],
+    );
+    assert_no_token(&run);
+    assert_eq!(
+        cluster.request_log().mutating().len(),
+        0,
+        "check mode patched: {:?}",
+        cluster.request_log().mutating()
+    );
+    assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.203"]);
+
+    let pin = run.task("pin");
+    assert_eq!(pin["_status"], "ok", "{pin}");
+    assert_eq!(pin["changed"], true, "{pin}");
+    let msg = pin["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("check mode: 2 step(s) would change the cluster, nothing was changed: "),
+        "{msg}"
+    );
+    assert!(msg.contains("mlflow/mlflow -> 192.168.1.201"), "{msg}");
+    let steps = pin["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{pin}");
+    // The squatter moves first, so MLflow's address is free when MLflow asks for it.
+    assert_eq!(steps[0]["namespace"], "seldon-system");
+    assert_eq!(steps[0]["to"], serde_json::json!(["192.168.1.202"]));
+    assert_eq!(steps[1]["name"], "mlflow");
+    let codes: Vec<&str> = pin["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"stolen-ip"), "{codes:?}");
+    let diff = &pin["diff"];
+    assert!(
+        diff["after"]
+            .as_str()
+            .unwrap()
+            .contains("mlflow/mlflow:\n  annotations:\n    metallb.io/loadBalancerIPs: \"192.168.1.201\"\n  assigned: 192.168.1.201\n"),
+        "{diff}"
+    );
+    assert!(
+        diff["before"]
+            .as_str()
+            .unwrap()
+            .contains("mlflow/mlflow:\n  annotations: {}\n  assigned: 192.168.1.203\n"),
+        "{diff}"
+    );
+
+    let only = run.task("pin mlflow only");
+    assert_eq!(only["changed"], true, "{only}");
+    assert!(
+        only["msg"]
+            .as_str()
+            .unwrap()
+            .contains("mlflow/mlflow -> 192.168.1.201")
+    );
+
+    let drift = run.task("drift as change");
+    assert_eq!(drift["_status"], "ok");
+    assert_eq!(drift["changed"], true);
+    assert_eq!(drift["drift"], 2);
+    let fails = run.task("drift fails");
+    assert_eq!(fails["_status"], "failed");
+    assert!(
+        fails["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 2 Service(s) are not ok: "),
+        "{}",
+        fails["msg"]
+    );
+
+    let unknown = run.task("unknown service");
+    assert_eq!(unknown["_status"], "failed");
+    assert!(
+        unknown["msg"]
+            .as_str()
+            .unwrap()
+            .contains("mlfow (did you mean mlflow?)"),
+        "{}",
+        unknown["msg"]
+    );
+    let context = run.task("unknown context");
+    assert_eq!(context["_status"], "failed");
+    assert!(
+        context["msg"].as_str().unwrap().contains("nope"),
+        "{}",
+        context["msg"]
+    );
+}
+
+#[test]
+fn pinned_fixes_the_stolen_ip_shows_the_diff_and_a_second_run_is_ok() {
+    let cluster = stolen_ip_cluster();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: pin
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", timeout: 30s}}
+    - name: pin again
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", timeout: 30s}}
+    - name: check
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked}}
+"#
+        ),
+        &["--diff"],
+    );
+    assert_no_token(&run);
+    assert_eq!(run.stats()["failures"], 0, "{}", run.stdout);
+    assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
+    assert_eq!(
+        cluster.lb_ips("seldon-system", "seldon-scheduler"),
+        vec!["192.168.1.202"]
+    );
+    let pin = run.task("pin");
+    assert_eq!(pin["changed"], true, "{pin}");
+    assert!(
+        pin["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("applied 2 step(s): "),
+        "{}",
+        pin["msg"]
+    );
+    assert!(
+        pin["diff"]["after"]
+            .as_str()
+            .unwrap()
+            .contains("seldon-system/seldon-scheduler:\n  annotations:\n    metallb.io/loadBalancerIPs: \"192.168.1.202\"\n  assigned: 192.168.1.202\n"),
+        "{pin}"
+    );
+    let again = run.task("pin again");
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["msg"], "2 Service(s) already match the registry");
+    assert!(again.get("diff").is_none(), "{again}");
+    assert_eq!(
+        run.task("check")["msg"],
+        "ok: 2 Service(s) match the registry"
+    );
+    // Exactly the two patches of the plan reached the server.
+    let patches: Vec<String> = cluster
+        .request_log()
+        .mutating()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+}
+
+const MLFLOW_CHART: &str = include_str!("../examples/charts/mlflow.helm3.yaml");
+
+#[test]
+fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
+    let p = Project::new();
+    p.write("manifests/mlflow.yaml", MLFLOW_CHART);
+    p.write(
+        "manifests/rogue.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: rogue, namespace: rogue}\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n",
+    );
+    let task = |name: &str, extra: &str| {
+        format!(
+            "    - name: {name}\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/mlflow.yaml, dest: out/mlflow.yaml, namespace: mlflow{extra}}}\n"
+        )
+    };
+    std::fs::create_dir_all(p.path().join("out")).unwrap();
+    let checked = p.play(&task("render", ""), &["--check", "--diff"]);
+    let render = checked.task("render");
+    assert_eq!(render["changed"], true, "{render}");
+    assert!(
+        render["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("check mode: out/mlflow.yaml would be written from manifests/mlflow.yaml"),
+        "{render}"
+    );
+    assert!(
+        !p.path().join("out/mlflow.yaml").exists(),
+        "check mode wrote the file"
+    );
+    assert!(
+        render["diff"]["after"]
+            .as_str()
+            .unwrap()
+            .contains("    metallb.io/loadBalancerIPs: 192.168.1.215\n"),
+        "{render}"
+    );
+    // The post-renderer's own warning, in the post-renderer's words.
+    assert!(
+        render["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("no MetalLB release reads this key"),
+        "{render}"
+    );
+
+    let run = p.play(
+        &format!(
+            "{}{}    - name: rogue\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/rogue.yaml, dest: out/rogue.yaml}}\n      ignore_errors: true\n",
+            task("render", ""),
+            task("again", "")
+        ),
+        &[],
+    );
+    assert_eq!(run.task("render")["changed"], true);
+    let again = run.task("again");
+    assert_eq!(again["changed"], false, "{again}");
+    assert!(
+        again["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("out/mlflow.yaml is up to date"),
+        "{again}"
+    );
+    let written = p.read("out/mlflow.yaml");
+    assert!(written.contains("    metallb.io/loadBalancerIPs: 192.168.1.215\n"));
+    assert!(!written.contains("loadBalancer-ips"));
+    let rogue = run.task("rogue");
+    assert_eq!(rogue["_status"], "failed");
+    assert!(
+        rogue["msg"].as_str().unwrap().starts_with(
+            "lbip refused to post-render manifests/rogue.yaml; out/rogue.yaml was not written: "
+        ),
+        "{rogue}"
+    );
+    assert!(!p.path().join("out/rogue.yaml").exists());
+    // Nothing but the two manifests in out/: no temporary file left behind.
+    let names: Vec<String> = std::fs::read_dir(p.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["mlflow.yaml"]);
+}
