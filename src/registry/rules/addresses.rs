@@ -10,9 +10,24 @@ use std::net::IpAddr;
 
 pub fn check(reg: &Registry) -> Vec<Finding> {
     let mut out = Vec::new();
+    // A registry without pools (a first draft, e.g. from `kubectl lbip import`) cannot be
+    // checked against MetalLB's pools: say so once instead of flagging every IP.
+    let has_pools = !reg.pools.is_empty();
+    if !has_pools && !reg.services.is_empty() {
+        out.push(
+            Finding::warning(
+                "no-pools",
+                "the registry lists no `pools`, so no IP is checked against MetalLB's pools and `lbip export metallb` writes no pool",
+            )
+            .hint("copy the pools from `kubectl get ipaddresspools -n metallb-system` into `pools:`"),
+        );
+    }
     for entry in &reg.services {
         for ip in &entry.ips {
-            ip_in_pools(reg, entry, ip, &mut out);
+            if has_pools {
+                ip_in_pools(reg, entry, ip, &mut out);
+            }
+            reserved(reg, entry, ip, &mut out);
         }
         declared_block(reg, entry, &mut out);
         dual_stack_in_one_pool(reg, entry, &mut out);
@@ -60,11 +75,7 @@ fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Ve
                     format!("{} ({})", p.name(), ranges.join(", "))
                 })
                 .collect();
-            let hint = if pools.is_empty() {
-                "the registry has no `pools`; add the MetalLB pool this address belongs to".into()
-            } else {
-                format!("pools: {}; run `lbip suggest` for a free address", pools.join("; "))
-            };
+            let hint = format!("pools: {}; run `lbip suggest` for a free address", pools.join("; "));
             out.push(
                 at(
                     Finding::error(
@@ -93,6 +104,10 @@ fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Ve
         ),
         Some(_) => {}
     }
+}
+
+fn reserved(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Vec<Finding>) {
+    let (id, addr) = (entry.id(), ip.value);
     if let Some(res) = reg.reserved_range_of(addr) {
         out.push(
             at(
@@ -193,6 +208,15 @@ mod tests {
     fn an_ip_outside_every_pool_is_reported_at_the_ip() {
         let t = svc("    ip: 10.0.1.5\n");
         assert_eq!(found(&t, "ip-outside-pool"), [(14, 9, Some("web".into()))]);
+    }
+
+    #[test]
+    fn a_registry_without_pools_gets_one_warning_instead_of_one_error_per_ip() {
+        let t = "services:\n  web:\n    namespace: web\n    ip: 10.0.1.5\n  db:\n    namespace: db\n    ip: 10.0.1.6\n";
+        let all = crate::registry::rules::test_support::all(t);
+        let codes: Vec<&str> = all.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["no-pools"]);
+        assert_eq!((all[0].line, all[0].column), (None, None));
     }
 
     #[test]
