@@ -818,3 +818,88 @@ fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
         .collect();
     assert_eq!(names, vec!["mlflow.yaml"]);
 }
+
+/// Runs this test binary again, as a child running only `test`, with `LBIP_MODULE_CHILD`
+/// set; returns the child's stdout.
+fn rerun_as_child(test: &str) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("LBIP_MODULE_CHILD", "1")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The JSON objects the module printed among the test harness's own output (which puts
+/// `test <name> ... ` on the same line, before the module's output).
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|l| l.find("{\"").map(|at| &l[at..]))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_panic_still_prints_exactly_one_failed_json_object() {
+    if std::env::var_os("LBIP_MODULE_CHILD").is_some() {
+        lbip::faces::ansible::guarded(|| panic!("boom in the module body"));
+        return;
+    }
+    let results = json_lines(&rerun_as_child(
+        "a_panic_still_prints_exactly_one_failed_json_object",
+    ));
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["failed"], true);
+    let msg = results[0]["msg"].as_str().unwrap();
+    assert!(msg.starts_with("lbip panicked at "), "{msg}");
+    assert!(msg.contains("boom in the module body"), "{msg}");
+}
+
+#[test]
+fn a_panic_on_another_thread_wins_over_the_later_result() {
+    if std::env::var_os("LBIP_MODULE_CHILD").is_some() {
+        lbip::faces::ansible::guarded(|| {
+            let _ = std::thread::spawn(|| panic!("worker died")).join();
+            lbip::faces::ansible::result::ModuleResult::ok("looked fine")
+        });
+        return;
+    }
+    let results = json_lines(&rerun_as_child(
+        "a_panic_on_another_thread_wins_over_the_later_result",
+    ));
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["failed"], true);
+    assert!(results[0]["msg"].as_str().unwrap().contains("worker died"));
+}
+
+#[test]
+fn run_directly_the_module_prints_one_json_object_and_nothing_else() {
+    let p = Project::new();
+    let module = p.path().join("AnsiballZ_lbip");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lbip"), &module).unwrap();
+    for (args, failed) in [
+        (
+            r#"{"registry": "lbip.yaml", "state": "facts", "_ansible_check_mode": false}"#,
+            false,
+        ),
+        (
+            r#"{"registry": "lbip.yaml", "state": "nope", "_ansible_check_mode": false}"#,
+            true,
+        ),
+        ("not json at all", true),
+    ] {
+        p.write("args", args);
+        let out = Command::new(&module)
+            .arg("args")
+            .current_dir(p.path())
+            .env_remove("LBIP_REGISTRY")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["failed"], failed, "{v}");
+        assert_eq!(out.status.code(), Some(if failed { 1 } else { 0 }));
+    }
+}
