@@ -903,3 +903,45 @@ fn run_directly_the_module_prints_one_json_object_and_nothing_else() {
         assert_eq!(out.status.code(), Some(if failed { 1 } else { 0 }));
     }
 }
+
+#[test]
+fn from_a_collection_path_the_module_runs_and_ansible_doc_shows_it() {
+    let p = Project::new();
+    let modules = p
+        .path()
+        .join("collections/ansible_collections/lbip/lbip/plugins/modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_lbip"), modules.join("lbip")).unwrap();
+    std::fs::copy(p.path().join("library/lbip.yml"), modules.join("lbip.yml")).unwrap();
+    p.write(
+        "collections/ansible_collections/lbip/lbip/galaxy.yml",
+        "namespace: lbip\nname: lbip\nversion: 0.1.0\nreadme: README.md\nauthors: [lbip contributors]\n",
+    );
+    p.write(
+        "collections/ansible_collections/lbip/lbip/meta/runtime.yml",
+        "requires_ansible: '>=2.14'\n",
+    );
+    std::fs::remove_file(p.path().join("library/lbip")).unwrap();
+    let collections = p.path().join("collections");
+    let mut cmd = p.command("ansible-doc");
+    cmd.arg("lbip.lbip.lbip")
+        .env("ANSIBLE_COLLECTIONS_PATH", &collections);
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.contains("lbip.lbip.lbip"), "{out}\n{err}");
+    assert!(out.contains("fail_on_drift"), "{out}");
+
+    p.write(
+        "ansible.cfg",
+        &format!("[defaults]\ncollections_path = {}\n", collections.display()),
+    );
+    let run = p.play(
+        "    - name: facts\n      lbip.lbip.lbip: {registry: lbip.yaml, state: facts}\n",
+        &[],
+    );
+    assert_eq!(
+        run.task("facts")["ansible_facts"]["mlflow_loadbalancer_ip"],
+        "192.168.1.215",
+        "{}",
+        run.stdout
+    );
+}
