@@ -314,7 +314,7 @@ mod tests {
     fn a_plan_that_only_waits_has_no_diff() {
         let observed = Observed::new(Scope::all(), vec![svc("a", "b", &[], "192.168.1.201")]);
         let wait = step("a", "b", Action::Wait, "192.168.1.201", &[], &[]);
-        assert!(plan_diff(&[wait.clone()], &observed).is_none());
+        assert!(plan_diff(std::slice::from_ref(&wait), &observed).is_none());
         assert!(step_summaries(&[wait]).is_empty());
     }
 }
