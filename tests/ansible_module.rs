@@ -562,11 +562,30 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
     let p = Project::new();
     p.write("lbip.yaml", STOLEN_REGISTRY);
     let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    // A kubeconfig that is not YAML: the parser's error quotes the lines around the problem,
+    // the token's line included.
+    let text = std::fs::read_to_string(cluster.kubeconfig_path()).unwrap();
+    let broken: String = text
+        .lines()
+        .flat_map(|l| {
+            let extra = l.contains("token:").then_some("    oops: [unclosed");
+            std::iter::once(l).chain(extra)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        broken.contains(TOKEN) && broken.contains("oops"),
+        "{broken}"
+    );
+    p.write("broken-kubeconfig.yaml", &broken);
     let run = p.play(
         &format!(
             r#"
     - name: pin
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}"}}
+    - name: broken kubeconfig
+      lbip: {{registry: lbip.yaml, kubeconfig: broken-kubeconfig.yaml, state: checked}}
+      ignore_errors: true
     - name: pin mlflow only
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: mlflow}}
     - name: drift as change
@@ -665,6 +684,14 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
         "{}",
         unknown["msg"]
     );
+    let broken = run.task("broken kubeconfig");
+    assert_eq!(broken["_status"], "failed");
+    let msg = broken["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("cannot load the Kubernetes configuration from broken-kubeconfig.yaml"),
+        "{msg}"
+    );
+    assert!(msg.contains("token: [REDACTED]"), "{msg}");
     let context = run.task("unknown context");
     assert_eq!(context["_status"], "failed");
     assert!(

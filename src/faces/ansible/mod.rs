@@ -18,6 +18,7 @@ mod linted;
 mod pinned;
 mod rendered;
 pub mod result;
+mod secrets;
 
 use crate::diagnostic::{Finding, render_line};
 use crate::registry::{self, Loaded};
@@ -116,6 +117,9 @@ fn run(argv: &[OsString]) -> ModuleResult {
         Err(msg) => return ModuleResult::fail(msg),
     };
     let mut result = dispatch(&args);
+    if args.state.uses_cluster() {
+        result.redact = secrets::kubeconfig_secrets(&args);
+    }
     for option in &args.unused {
         result.warnings.push(format!(
             "option {option} is not used with state={}",
