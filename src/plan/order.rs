@@ -6,7 +6,7 @@
 //! cycle (A holds B's IP, B holds A's) is broken by parking one Service on a free scratch
 //! address. The plan is computed on a simulated copy of who holds what.
 
-use super::analyze::{codes, ips_text};
+use super::analyze::ips_text;
 use super::observed::{Observed, ObservedService, sorted};
 use crate::metallb::{self, KeyKind, Prefix, Suffix};
 use crate::registry::{PinBy, Registry};
@@ -139,6 +139,8 @@ pub struct Blocked {
 pub struct Plan {
     pub steps: Vec<Step>,
     pub blocked: Vec<Blocked>,
+    /// Risks the plan cannot remove, in words.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -414,6 +416,24 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             }
         }
     }
-    let _ = codes::STOLEN_IP;
+    // MetalLB hands a freed IP to a pending Service at once. A pending Service that requests
+    // nothing could take an address this plan frees before its owner is moved in.
+    let frees = plan
+        .steps
+        .iter()
+        .any(|s| s.from != s.to && !s.from.is_empty());
+    let grabbers: Vec<String> = observed
+        .load_balancers()
+        .filter(|s| s.assigned.is_empty() && s.requested_ips(reader).is_empty())
+        .filter(|s| !desired.contains_key(&(s.namespace.clone(), s.name.clone())))
+        .map(|s| s.key())
+        .collect();
+    if frees && !grabbers.is_empty() {
+        plan.warnings.push(format!(
+            "{} pending Service(s) request no IP ({}); MetalLB may give one of them an address this plan frees before its owner moves in. Pin them in the registry, or rerun apply afterwards.",
+            grabbers.len(),
+            grabbers.join(", ")
+        ));
+    }
     plan
 }

@@ -278,3 +278,45 @@ fn load_registry(global: &Global) -> Result<Registry, Failure> {
 pub fn complete(args: Vec<OsString>) -> ExitCode {
     complete::run(args)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_kubectls() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn kubectl_flags_are_accepted_after_the_subcommand() {
+        let p = Plugin::try_parse_from([
+            "kubectl lbip",
+            "apply",
+            "--context",
+            "homelab",
+            "-n",
+            "mlflow",
+            "-o",
+            "wide",
+            "--dry-run",
+            "--timeout",
+            "2m",
+        ])
+        .unwrap();
+        assert_eq!(p.global.context.as_deref(), Some("homelab"));
+        assert_eq!(p.global.namespace.as_deref(), Some("mlflow"));
+        assert_eq!(p.global.output, Output::Wide);
+        let Command::Apply(a) = p.command else {
+            panic!()
+        };
+        assert!(a.flags.dry_run);
+        assert_eq!(a.flags.timeout, Duration::from_secs(120));
+    }
+}
