@@ -146,6 +146,36 @@ fn hosts_write_replaces_only_its_block_and_is_idempotent() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
+#[cfg(unix)]
+#[test]
+fn hosts_write_follows_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real-hosts");
+    std::fs::write(&real, "127.0.0.1 localhost\n").unwrap();
+    let link = dir.path().join("hosts");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = lbip(&[
+        "export",
+        "hosts",
+        "-r",
+        "examples/registry.yaml",
+        "--write",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("192.168.1.215 mlflow.test")
+    );
+}
+
 #[test]
 fn hosts_write_appends_a_block_and_refuses_a_broken_one() {
     let dir = tempfile::tempdir().unwrap();

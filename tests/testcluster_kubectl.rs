@@ -89,9 +89,15 @@ fn get_services_events_and_pools() {
     );
 
     let events = ok(&c, &["get", "events", "-A"]);
-    assert!(events.contains("argo-workflows-server."), "{events}");
+    assert!(
+        events.contains("LoadBalancerFailed") && events.contains("service/argo-workflows-server"),
+        "{events}"
+    );
     let pools = ok(&c, &["get", "ipaddresspools", "-n", "metallb-system"]);
-    assert!(pools.contains("homelab"), "{pools}");
+    assert!(
+        pools.contains("homelab") && pools.contains("192.168.1.200-192.168.1.250"),
+        "{pools}"
+    );
     let pools: Value =
         serde_json::from_str(&ok(&c, &["get", "ipaddresspools", "-A", "-o", "json"])).unwrap();
     assert_eq!(
@@ -163,6 +169,39 @@ fn annotate_pins_and_the_simulator_answers() {
         ["192.168.1.208"]
     );
     assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.215"]);
+    // A server-side dry run answers with the result but changes nothing.
+    let rv = c.resource_version();
+    c.request_log().clear();
+    let out = ok(
+        &c,
+        &[
+            "annotate",
+            "svc",
+            "minio",
+            "-n",
+            "minio",
+            "lbip/owner=x",
+            "--dry-run=server",
+            "-o",
+            "json",
+        ],
+    );
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["metadata"]["annotations"]["lbip/owner"], "x");
+    assert_eq!(c.resource_version(), rv);
+    assert!(
+        c.get_service("minio", "minio").unwrap()["metadata"]["annotations"]
+            .get("lbip/owner")
+            .is_none()
+    );
+    assert!(
+        c.request_log()
+            .mutating()
+            .last()
+            .unwrap()
+            .query
+            .contains("dryRun=All")
+    );
     // Without --overwrite an existing key is refused client-side: nothing is sent.
     c.request_log().clear();
     fails(
@@ -177,6 +216,44 @@ fn annotate_pins_and_the_simulator_answers() {
         ],
     );
     assert!(c.request_log().mutating().is_empty());
+}
+
+#[test]
+fn watch_streams_changes_until_killed() {
+    let c = seeded();
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig_path())
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .args(["get", "svc", "-n", "mlflow", "-w"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait = std::time::Duration::from_secs(10);
+    let next = || rx.recv_timeout(wait).expect("kubectl -w printed nothing");
+    assert!(next().starts_with("NAME"));
+    assert!(next().contains("192.168.1.203"));
+    // Ask for the dashboard's IP: MetalLB clears MLflow's, and the watch shows it pending.
+    c.patch_service("mlflow", "mlflow", serde_json::json!({"metadata": {"annotations": {"metallb.io/loadBalancerIPs": "192.168.1.215"}}}))
+        .unwrap();
+    let pending = (0..4).map(|_| next()).find(|l| l.contains("<pending>"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(pending.is_some());
+    assert_eq!(c.request_log().count(Verb::Watch, "services"), 1);
 }
 
 const APP: &str = "apiVersion: v1

@@ -58,6 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         std::io::stdout().write_all(text.as_bytes())?;
         return Ok(exit::OK);
     };
+    // Write through a symlink (e.g. /etc/hosts -> /run/...) instead of replacing the link.
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
     let content = if format == Format::Hosts {
         let existing = match std::fs::read_to_string(&path) {
             Ok(s) => s,

@@ -15,8 +15,36 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
             ip_in_pools(reg, entry, ip, &mut out);
         }
         declared_block(reg, entry, &mut out);
+        dual_stack_in_one_pool(reg, entry, &mut out);
     }
     out
+}
+
+/// MetalLB serves a dual-stack request from one pool that holds both addresses.
+fn dual_stack_in_one_pool(reg: &Registry, entry: &Entry, out: &mut Vec<Finding>) {
+    let [a, b] = entry.ips.as_slice() else { return };
+    if let (Some(pa), Some(pb)) = (reg.pool_of(a.value), reg.pool_of(b.value))
+        && pa.name() != pb.name()
+    {
+        out.push(
+            at(
+                Finding::error(
+                    "ips-split-pools",
+                    format!(
+                        "`{}` of `{}` is in pool `{}` but `{}` is in pool `{}`; MetalLB serves a dual-stack Service from one pool holding both addresses",
+                        b.value,
+                        entry.id(),
+                        pb.name(),
+                        a.value,
+                        pa.name()
+                    ),
+                ),
+                b,
+            )
+            .for_id(entry.id())
+            .hint("put an IPv4 and an IPv6 range in the same pool"),
+        );
+    }
 }
 
 fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Vec<Finding>) {
@@ -198,6 +226,22 @@ mod tests {
             .find(|f| f.code == "unknown-block")
             .unwrap();
         assert_eq!(f.hint.as_deref(), Some("did you mean `web`?"));
+    }
+
+    #[test]
+    fn dual_stack_addresses_must_share_a_pool() {
+        // A second pool `six` (lines 5-6) holds the IPv6 address; services start at line 14.
+        let head = HEAD.replacen(
+            "reserved:",
+            "  - name: six\n    addresses: [\"fd00::/120\"]\nreserved:",
+            1,
+        );
+        let t = format!("{head}  web:\n    namespace: web\n    ips: [10.0.0.12, \"fd00::12\"]\n");
+        assert_eq!(found(&t, "ips-split-pools"), [(16, 22, Some("web".into()))]);
+        let together = t
+            .replace("[10.0.0.0/24]", "[10.0.0.0/24, \"fd00:1::/120\"]")
+            .replace("fd00::12", "fd00:1::12");
+        assert!(found(&together, "ips-split-pools").is_empty());
     }
 
     #[test]

@@ -13,10 +13,20 @@ use crate::resources::{POOLS, ResourceDef, SERVICES};
 use crate::servicelb::ServiceLb;
 use crate::store::{Store, now_rfc3339};
 
+/// A PATCH: its type and body, whether it targets `/status`, and the field manager.
+pub struct PatchRequest<'a> {
+    pub ty: PatchType,
+    pub body: &'a Value,
+    pub status: bool,
+    pub manager: Option<&'a str>,
+}
+
 pub struct State {
     pub store: Store,
     pub metallb: Option<MetalLb>,
     pub servicelb: Option<ServiceLb>,
+    /// MetalLB's validating webhook for pools; on whenever MetalLB runs.
+    pool_webhook: bool,
     next_cluster_ip: u32,
     next_node_port: u32,
 }
@@ -32,10 +42,24 @@ impl State {
     pub fn new(metallb: Option<MetallbVersion>, servicelb: Option<ServiceLb>) -> State {
         State {
             store: Store::default(),
+            pool_webhook: metallb.is_some(),
             metallb: metallb.map(MetalLb::new),
             servicelb,
             next_cluster_ip: 10,
             next_node_port: 30000,
+        }
+    }
+
+    /// A throw-away copy for `dryRun=All`: admission runs, controllers do not, and nothing
+    /// reaches the real store or its watchers.
+    pub fn dry_run_copy(&self) -> State {
+        State {
+            store: self.store.snapshot(),
+            metallb: None,
+            servicelb: None,
+            pool_webhook: self.pool_webhook,
+            next_cluster_ip: self.next_cluster_ip,
+            next_node_port: self.next_node_port,
         }
     }
 
@@ -114,11 +138,14 @@ impl State {
         def: &'static ResourceDef,
         ns: &str,
         name: &str,
-        ty: PatchType,
-        patch: &Value,
-        status: bool,
-        manager: Option<&str>,
+        req: PatchRequest,
     ) -> Result<(Value, bool), ApiError> {
+        let PatchRequest {
+            ty,
+            body: patch,
+            status,
+            manager,
+        } = req;
         if ty == PatchType::Strategic && !def.builtin() {
             return Err(ApiError::new(
                 415,
@@ -281,7 +308,7 @@ impl State {
 
     /// Admission: MetalLB's validating webhook for IPAddressPools.
     fn admit(&self, def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
-        if def != POOLS || self.metallb.is_none() {
+        if def != POOLS || !self.pool_webhook {
             return Ok(());
         }
         let deny = |msg: String| {
@@ -382,7 +409,8 @@ fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
     let Some(manager) = manager else { return };
     let api_version = obj.get("apiVersion").cloned().unwrap_or(Value::Null);
     let entry = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
-        "time": now_rfc3339(), "fieldsType": "FieldsV1"});
+        "time": now_rfc3339(), "fieldsType": "FieldsV1",
+        "fieldsV1": {}});
     let list = &mut obj["metadata"]["managedFields"];
     if !list.is_array() {
         *list = json!([]);
@@ -390,5 +418,33 @@ fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
     if let Some(items) = list.as_array_mut() {
         items.retain(|e| !(e["manager"] == manager && e["operation"] == operation));
         items.push(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_leaves_the_live_state_alone() {
+        let mut live = State::new(Some(MetallbVersion::default()), None);
+        let svc = json!({"metadata": {"name": "a"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}});
+        live.create(SERVICES, "n", svc, None).unwrap();
+        let rv = live.store.resource_version();
+        let body = json!({"metadata": {"annotations": {"x": "y"}}});
+        let req = PatchRequest {
+            ty: PatchType::Merge,
+            body: &body,
+            status: false,
+            manager: None,
+        };
+        let (out, _) = live.dry_run_copy().patch(SERVICES, "n", "a", req).unwrap();
+        assert_eq!(out["metadata"]["annotations"]["x"], "y");
+        assert_eq!(live.store.resource_version(), rv);
+        assert!(
+            live.store.get(SERVICES, "n", "a").unwrap()["metadata"]
+                .get("annotations")
+                .is_none()
+        );
     }
 }

@@ -5,15 +5,8 @@ use serde_json::{Value, json};
 
 use crate::resources::{RESOURCES, ResourceDef};
 
-const VERBS: [&str; 8] = [
-    "create",
-    "delete",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-    "deletecollection",
+const VERBS: [&str; 7] = [
+    "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
 pub fn version() -> Value {

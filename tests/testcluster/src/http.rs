@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -20,13 +20,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
 
-use crate::cluster::State;
-use crate::discovery;
+use crate::cluster::{PatchRequest, State};
 use crate::error::ApiError;
 use crate::faults::{FaultAction, Hooks, LoggedRequest, RequestLog, Verb};
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceDef};
 use crate::selector::{FieldSelector, Selector};
+use crate::{discovery, table};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
@@ -391,58 +391,106 @@ fn dispatch(
                 Some(_) => return Err(not_found()),
             };
             let manager = q.get("fieldManager").map(String::as_str);
+            let accept = headers
+                .get(ACCEPT)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let dry_run = match q.get("dryRun").map(String::as_str) {
+                None | Some("") => false,
+                Some("All") => true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "unsupported dryRun value {other:?}, want All"
+                    )));
+                }
+            };
+            // Mutations run on the live state, or on a throw-away copy for a dry run.
+            let write = |f: &mut dyn FnMut(&mut State) -> Result<Response<Body>, ApiError>| {
+                let mut live = shared.state.lock().unwrap();
+                if dry_run {
+                    f(&mut live.dry_run_copy())
+                } else {
+                    f(&mut live)
+                }
+            };
             match (verb, ns, name) {
                 (Verb::List, ns, _) => {
                     let (label, field) = selectors(q)?;
                     let state = shared.state.lock().unwrap();
-                    let items: Vec<Value> = state
+                    let items: Vec<&Value> = state
                         .store
                         .list(def, ns.as_deref())
                         .into_iter()
                         .filter(|o| label.matches_object(o) && field.matches(o))
-                        .cloned()
                         .collect();
+                    let rv = state.store.resource_version();
+                    if table::wanted(accept) {
+                        return ok(table::table(def, &items, rv));
+                    }
+                    let items = items.into_iter().cloned().collect();
                     ok(list_json(
                         &def.api_version(),
                         &format!("{}List", def.kind),
-                        state.store.resource_version(),
+                        rv,
                         items,
                     ))
                 }
-                (Verb::Watch, ns, _) => watch(shared, def, ns, q),
+                (Verb::Watch, ns, _) => watch(shared, def, ns, q, table::wanted(accept)),
                 (Verb::Get, Some(ns), Some(name)) => {
-                    ok(shared.state.lock().unwrap().get(def, &ns, &name)?)
+                    let state = shared.state.lock().unwrap();
+                    let obj = state.get(def, &ns, &name)?;
+                    if table::wanted(accept) {
+                        return ok(table::table(def, &[&obj], state.store.resource_version()));
+                    }
+                    ok(obj)
                 }
                 (Verb::Create, Some(ns), None) => {
                     let v = patch::parse_body(body, false)?;
-                    let created = shared.state.lock().unwrap().create(def, &ns, v, manager)?;
-                    Ok(json_response(201, &created))
+                    let mut v = Some(v);
+                    write(&mut |s| {
+                        let created = s.create(def, &ns, v.take().unwrap_or_default(), manager)?;
+                        Ok(json_response(201, &created))
+                    })
                 }
                 (Verb::Update, Some(ns), Some(name)) => {
                     let v = patch::parse_body(body, false)?;
-                    ok(shared
-                        .state
-                        .lock()
-                        .unwrap()
-                        .update(def, &ns, &name, v, status)?)
+                    let mut v = Some(v);
+                    write(&mut |s| {
+                        let updated =
+                            s.update(def, &ns, &name, v.take().unwrap_or_default(), status)?;
+                        Ok(json_response(200, &updated))
+                    })
                 }
                 (Verb::Patch, Some(ns), Some(name)) => {
                     let ct = headers
                         .get(CONTENT_TYPE)
                         .and_then(|h| h.to_str().ok())
                         .unwrap_or("");
-                    let ty = PatchType::from_content_type(ct)
-                        .ok_or_else(|| ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {ct:?})")))?;
+                    let ty = PatchType::from_content_type(ct).ok_or_else(|| {
+                        ApiError::new(
+                            415,
+                            "UnsupportedMediaType",
+                            format!(
+                                "the body of the request was in an unknown format - accepted media types include: \
+                                 application/json-patch+json, application/merge-patch+json, \
+                                 application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+                            ),
+                        )
+                    })?;
                     let p = patch::parse_body(body, ty == PatchType::Apply)?;
-                    let (v, created) = shared
-                        .state
-                        .lock()
-                        .unwrap()
-                        .patch(def, &ns, &name, ty, &p, status, manager)?;
-                    Ok(json_response(if created { 201 } else { 200 }, &v))
+                    write(&mut |s| {
+                        let req = PatchRequest {
+                            ty,
+                            body: &p,
+                            status,
+                            manager,
+                        };
+                        let (v, created) = s.patch(def, &ns, &name, req)?;
+                        Ok(json_response(if created { 201 } else { 200 }, &v))
+                    })
                 }
                 (Verb::Delete, Some(ns), Some(name)) => {
-                    ok(shared.state.lock().unwrap().delete(def, &ns, &name)?)
+                    write(&mut |s| Ok(json_response(200, &s.delete(def, &ns, &name)?)))
                 }
                 _ => Err(method_not_allowed()),
             }
@@ -482,8 +530,17 @@ fn watch(
     def: &'static ResourceDef,
     ns: Option<String>,
     q: &HashMap<String, String>,
+    as_table: bool,
 ) -> Result<Response<Body>, ApiError> {
     let (label, field) = selectors(q)?;
+    // After a Table list kubectl expects each event's object as a one-row Table.
+    let line = move |event_type: &str, obj: &Value| {
+        if as_table {
+            event_line(event_type, &table::table(def, &[obj], 0))
+        } else {
+            event_line(event_type, obj)
+        }
+    };
     let timeout = Duration::from_secs(
         q.get("timeoutSeconds")
             .and_then(|t| t.parse().ok())
@@ -506,7 +563,7 @@ fn watch(
                 .list(def, None)
                 .into_iter()
                 .filter(|o| wanted(def.plural, o))
-                .map(|o| event_line("ADDED", o))
+                .map(|o| line("ADDED", o))
                 .collect(),
             Some(rv) => {
                 let rv: u64 = rv.parse().map_err(|_| {
@@ -516,7 +573,7 @@ fn watch(
                     Some(evs) => evs
                         .iter()
                         .filter(|e| wanted(e.resource, &e.object))
-                        .map(|e| event_line(e.event_type, &e.object))
+                        .map(|e| line(e.event_type, &e.object))
                         .collect(),
                     None => {
                         let gone = ApiError::new(
@@ -555,7 +612,7 @@ fn watch(
                 _ = tx.closed() => return,
                 ev = live.recv() => match ev {
                     Ok(e) if wanted(e.resource, &e.object) => {
-                        if tx.send(event_line(e.event_type, &e.object)).is_err() {
+                        if tx.send(line(e.event_type, &e.object)).is_err() {
                             return;
                         }
                     }

@@ -22,6 +22,7 @@ mod seed;
 mod selector;
 mod servicelb;
 mod store;
+mod table;
 mod tls;
 
 use std::future::Future;
@@ -40,11 +41,14 @@ pub use seed::{load_path, parse_docs};
 pub use servicelb::LABEL as SERVICELB_LABEL;
 pub use tls::Auth;
 
-use cluster::State;
+use cluster::{PatchRequest, State};
 use faults::Hooks;
 use http::Shared;
 use patch::PatchType;
 use resources::{ResourceDef, SERVICES};
+
+/// The field manager recorded for writes made through the Rust helpers.
+const MANAGER: &str = "lbip-testcluster";
 
 /// How to start a test cluster.
 #[derive(Debug, Clone)]
@@ -341,7 +345,7 @@ impl TestCluster {
         let ns = Some(meta(&obj, "namespace"))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".to_string());
-        self.with_state(|s| s.create(def, &ns, obj, Some("lbip-testcluster")))
+        self.with_state(|s| s.create(def, &ns, obj, Some(MANAGER)))
     }
 
     pub fn create_service(&self, mut svc: Value) -> Result<Value, ApiError> {
@@ -362,10 +366,12 @@ impl TestCluster {
                 SERVICES,
                 ns,
                 name,
-                PatchType::Merge,
-                &merge_patch,
-                false,
-                Some("lbip-testcluster"),
+                PatchRequest {
+                    ty: PatchType::Merge,
+                    body: &merge_patch,
+                    status: false,
+                    manager: Some(MANAGER),
+                },
             )
             .map(|r| r.0)
         })
@@ -418,10 +424,12 @@ impl TestCluster {
                     def,
                     &ns,
                     &name,
-                    PatchType::Apply,
-                    &doc,
-                    false,
-                    Some("lbip-testcluster"),
+                    PatchRequest {
+                        ty: PatchType::Apply,
+                        body: &doc,
+                        status: false,
+                        manager: Some(MANAGER),
+                    },
                 )
             })?;
             out.push(v);

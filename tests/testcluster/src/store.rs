@@ -57,6 +57,19 @@ fn meta<'a>(obj: &'a Value, field: &str) -> &'a str {
 }
 
 impl Store {
+    /// A copy for a dry run: same objects and counters, but no history and no watchers, so
+    /// nothing done to it is ever seen.
+    pub fn snapshot(&self) -> Store {
+        Store {
+            objects: self.objects.clone(),
+            declared_namespaces: self.declared_namespaces.clone(),
+            rv: self.rv,
+            uids: self.uids,
+            history: VecDeque::new(),
+            tx: broadcast::channel(1).0,
+        }
+    }
+
     pub fn resource_version(&self) -> u64 {
         self.rv
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Service};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{WatchStreamExt, conditions, wait::await_condition, watcher};
 use kube::{Client, Config};
@@ -250,6 +252,56 @@ async fn watcher_and_await_condition_follow_the_simulator() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn raw_watches_replay_expire_and_time_out() {
+    let c = TestCluster::start(Options::default().seed_path(SEED))
+        .await
+        .unwrap();
+    let mlflow: Api<Service> = Api::namespaced(client(&c).await, "mlflow");
+    let rv = mlflow
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    c.patch_service(
+        "mlflow",
+        "mlflow",
+        json!({"metadata": {"labels": {"a": "b"}}}),
+    )
+    .unwrap();
+
+    // Changes after the version are replayed; the stream ends at timeoutSeconds.
+    let started = std::time::Instant::now();
+    let params = WatchParams::default().timeout(1);
+    let events: Vec<WatchEvent<Service>> = mlflow
+        .watch(&params, &rv)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        matches!(&events[..], [WatchEvent::Modified(s)] if s.metadata.labels.as_ref().unwrap()["a"] == "b"),
+        "{events:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+
+    // A version older than the kept history is answered with 410 Gone.
+    let events: Vec<WatchEvent<Service>> = mlflow
+        .watch(&params, "1")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        matches!(&events[..], [WatchEvent::Error(e)] if e.code == 410),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]

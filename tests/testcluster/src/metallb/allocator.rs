@@ -153,9 +153,9 @@ impl Pool {
         let Some(a) = &self.allocation else {
             return true;
         };
-        let ns_ok = (a.namespaces.is_empty() && !a.namespace_selectors)
+        let ns_ok = a.namespaces.is_empty()
             || a.namespace_selectors
-            || a.namespaces.iter().any(|n| n == &svc.namespace);
+            || a.namespaces.contains(&svc.namespace);
         let svc_ok = a.service_selectors.is_empty()
             || a.service_selectors
                 .iter()
