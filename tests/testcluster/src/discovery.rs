@@ -122,5 +122,14 @@ pub fn openapi_doc(path: &str) -> Option<Value> {
             }}),
         );
     }
+    if path == "api/v1" {
+        paths.insert(
+            "/api/v1/namespaces/{name}".to_string(),
+            json!({"patch": {
+                "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Namespace"},
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+            }}),
+        );
+    }
     (!paths.is_empty()).then(|| json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4+k3s1"}, "paths": paths}))
 }

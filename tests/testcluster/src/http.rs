@@ -354,7 +354,12 @@ fn dispatch(
         Route::NotFound => Err(not_found()),
         Route::Namespaces(name) => {
             let mut state = shared.state.lock().unwrap();
-            let ns_obj = |n: &str| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+            let created = state.store.created().to_string();
+            let ns_obj = |n: &str| {
+                json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": n, "creationTimestamp": created, "labels": {"kubernetes.io/metadata.name": n}},
+                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+            };
             match (method, name) {
                 (&Method::POST, None) => {
                     let v = patch::parse_body(body, false)?;
@@ -379,7 +384,12 @@ fn dispatch(
                         items,
                     ))
                 }
-                (&Method::GET, Some(n)) if state.store.namespaces().contains(&n) => ok(ns_obj(&n)),
+                // Namespaces carry nothing but their name here, so a patch changes nothing.
+                (&Method::GET | &Method::PATCH, Some(n))
+                    if state.store.namespaces().contains(&n) =>
+                {
+                    ok(ns_obj(&n))
+                }
                 (&Method::GET, Some(n)) => Err(ApiError::not_found("namespaces", &n)),
                 _ => Err(method_not_allowed()),
             }

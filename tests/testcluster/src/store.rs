@@ -32,6 +32,8 @@ pub struct Store {
     uids: u64,
     history: VecDeque<Arc<WatchEvent>>,
     tx: broadcast::Sender<Arc<WatchEvent>>,
+    /// When the store was made: the creation time of the implicit namespaces.
+    created: String,
 }
 
 impl Default for Store {
@@ -45,6 +47,7 @@ impl Default for Store {
             uids: 0,
             history: VecDeque::new(),
             tx: broadcast::channel(HISTORY).0,
+            created: now_rfc3339(),
         }
     }
 }
@@ -67,7 +70,12 @@ impl Store {
             uids: self.uids,
             history: VecDeque::new(),
             tx: broadcast::channel(1).0,
+            created: self.created.clone(),
         }
+    }
+
+    pub fn created(&self) -> &str {
+        &self.created
     }
 
     pub fn resource_version(&self) -> u64 {
