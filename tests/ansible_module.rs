@@ -430,8 +430,10 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[test]
-fn the_role_installs_the_module_and_runs_lint_facts_and_hosts_in_one_run() {
+fn the_role_installs_the_module_and_runs_every_action_in_one_run() {
+    let cluster = stolen_ip_cluster();
     let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/roles/lbip");
     copy_tree(&source, &p.path().join("roles/lbip"));
     p.write("hosts", "127.0.0.1 localhost\n");
@@ -443,30 +445,31 @@ fn the_role_installs_the_module_and_runs_lint_facts_and_hosts_in_one_run() {
   roles:
     - role: lbip
       lbip_binary: {bin}
-      lbip_actions: [lint, facts, hosts]
+      lbip_kubeconfig: {kubeconfig}
+      lbip_timeout: 30s
+      lbip_actions: [lint, facts, pin, check, hosts]
       lbip_hosts_file: "{{{{ playbook_dir }}}}/hosts"
   tasks:
     - name: use
-      ansible.builtin.debug: {{msg: "{{{{ grafana_loadbalancer_ip }}}}"}}
+      ansible.builtin.debug: {{msg: "{{{{ mlflow_loadbalancer_ip }}}}"}}
 "#,
-        bin = env!("CARGO_BIN_EXE_lbip")
+        bin = env!("CARGO_BIN_EXE_lbip"),
+        kubeconfig = cluster.kubeconfig_path().display()
     );
     p.write("role.yml", &playbook);
     let mut cmd = p.command("ansible-playbook");
     cmd.args(["-i", "localhost,", "role.yml"]);
     let (out, err) = run_with_timeout(cmd, Duration::from_secs(120));
     assert!(out.contains("failed=0"), "{out}\n{err}");
-    assert!(out.contains("\"msg\": \"192.168.1.207\""), "{out}");
+    assert!(out.contains("\"msg\": \"192.168.1.201\""), "{out}");
     assert!(p.path().join("roles/lbip/library/lbip").is_file());
     assert!(p.path().join("roles/lbip/library/lbip.yml").is_file());
+    assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
     assert_eq!(
         p.read("hosts"),
         "127.0.0.1 localhost\n\
          # BEGIN lbip registry (managed by Ansible)\n\
-         192.168.1.215 mlflow.test\n\
-         192.168.1.200 minio.test\n\
-         192.168.1.204 argocd.test\n\
-         192.168.1.207 grafana.test\n\
+         192.168.1.201 mlflow.test\n\
          # END lbip registry (managed by Ansible)\n"
     );
 }
