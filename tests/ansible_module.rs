@@ -975,3 +975,28 @@ fn from_a_collection_path_the_module_runs_and_ansible_doc_shows_it() {
         run.stdout
     );
 }
+
+#[test]
+fn pinning_a_registry_entry_that_is_not_deployed_changes_nothing_and_says_so() {
+    let cluster = stolen_ip_cluster();
+    let p = Project::new();
+    p.write(
+        "lbip.yaml",
+        &format!("{STOLEN_REGISTRY}  grafana:\n    namespace: monitoring\n    ip: 192.168.1.207\n"),
+    );
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            "    - name: pin grafana\n      lbip: {{registry: lbip.yaml, kubeconfig: \"{kubeconfig}\", services: grafana}}\n"
+        ),
+        &[],
+    );
+    let pin = run.task("pin grafana");
+    assert_eq!(pin["_status"], "ok", "{pin}");
+    assert_eq!(pin["changed"], false);
+    assert_eq!(
+        pin["msg"],
+        "nothing to change: 0 of 1 Service(s) match the registry; pinning cannot fix monitoring/grafana (missing)"
+    );
+    assert!(cluster.request_log().mutating().is_empty());
+}
