@@ -143,12 +143,15 @@ fn a_swap_cycle_converges_through_a_scratch_address() {
 }
 
 #[test]
-fn apply_without_a_namespace_acts_only_in_the_contexts_namespace() {
+fn apply_acts_only_in_the_selected_namespace() {
     let c = cluster();
     let reg = example_registry();
     c.create_service(svc("mlflow", "mlflow", 5000, json!({})))
         .unwrap();
     let log = c.request_log();
+    // No -n: the context's namespace (`default`), where nothing is registered.
+    let apply = lbip(&c, &reg, &["apply"]);
+    assert!(apply.stdout.contains("Nothing to do"), "{apply:?}");
     let apply = lbip(&c, &reg, &["apply", "-n", "monitoring"]);
     assert!(apply.stdout.contains("Nothing to do"), "{apply:?}");
     assert!(log.mutating().is_empty());

@@ -58,7 +58,7 @@ fn doctor_finds_servicelb_an_uncovered_ip_and_a_prefix_version_mismatch() {
     );
     assert!(out.contains("--disable=servicelb"), "{run:?}");
     assert!(out.contains("registry entry `financial-seldon-scheduler` (financial-inference/seldon-scheduler) has 192.168.1.220, which no IPAddressPool in the cluster covers"), "{run:?}");
-    assert!(out.contains("has 192.168.1.215 inside auto-assign pool metallb-system/homelab: any unpinned Service can take it [stealable-ip]"), "{run:?}");
+    assert!(out.contains("warning: 10 registry IP(s) are inside auto-assign pool metallb-system/homelab, so any unpinned Service can take them: 192.168.1.215 (mlflow), 192.168.1.200 (minio),"), "{run:?}");
     assert!(
         out.contains("IPAddressPool metallb-system/lab has no L2Advertisement or BGPAdvertisement"),
         "{run:?}"

@@ -53,6 +53,7 @@ pub fn doctor(registry: &Registry, observed: &Observed) -> Vec<Finding> {
             .hint("`kubectl lbip status` shows who holds what; `kubectl lbip apply` frees registry IPs"),
         );
     }
+    out.sort_by_key(|f| f.severity);
     out
 }
 
@@ -133,6 +134,8 @@ fn servicelb(observed: &Observed, out: &mut Vec<Finding>) {
 
 fn pools(registry: &Registry, observed: &Observed, out: &mut Vec<Finding>) {
     let Some(pools) = &observed.pools else { return };
+    // Registry IPs per auto-assign pool, reported once per pool.
+    let mut stealable: Vec<(&super::observed::ObservedPool, Vec<String>)> = Vec::new();
     for entry in &registry.services {
         for ip in entry.ip_values() {
             match pools.iter().find(|p| p.contains(ip)) {
@@ -144,17 +147,31 @@ fn pools(registry: &Registry, observed: &Observed, out: &mut Vec<Finding>) {
                     .for_id(entry.id())
                     .hint("`lbip export metallb | kubectl apply -f -` creates pools for the registry"),
                 ),
-                Some(p) if p.auto_assign && !p.service_allocation => out.push(
-                    Finding::warning(
-                        STEALABLE_IP,
-                        format!("registry entry `{}` has {ip} inside auto-assign pool {}/{}: any unpinned Service can take it", entry.id(), p.namespace, p.name),
-                    )
-                    .for_id(entry.id())
-                    .hint("`lbip export metallb` writes pools that keep registry IPs out of auto-assignment"),
-                ),
+                Some(p) if p.auto_assign && !p.service_allocation => {
+                    let label = format!("{ip} ({})", entry.id());
+                    match stealable.iter_mut().find(|(q, _)| q.name == p.name && q.namespace == p.namespace) {
+                        Some((_, ips)) => ips.push(label),
+                        None => stealable.push((p, vec![label])),
+                    }
+                }
                 _ => {}
             }
         }
+    }
+    for (p, ips) in stealable {
+        out.push(
+            Finding::warning(
+                STEALABLE_IP,
+                format!(
+                    "{} registry IP(s) are inside auto-assign pool {}/{}, so any unpinned Service can take them: {}",
+                    ips.len(),
+                    p.namespace,
+                    p.name,
+                    ips.join(", ")
+                ),
+            )
+            .hint("`lbip export metallb` writes pools that keep registry IPs out of auto-assignment"),
+        );
     }
     for p in pools {
         if !observed.advertisements.iter().any(|a| a.announces(p)) {

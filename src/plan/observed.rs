@@ -168,6 +168,9 @@ pub struct ObservedEvent {
     pub event_type: String,
     /// RFC 3339 time of the last occurrence, when the server gave one.
     pub last_seen: Option<String>,
+    /// Orders events within one second (timestamps have second resolution).
+    #[serde(skip)]
+    pub sequence: u64,
 }
 
 impl ObservedEvent {
@@ -199,6 +202,12 @@ impl ObservedEvent {
             message: ev.message.clone().unwrap_or_default(),
             event_type: ev.type_.clone().unwrap_or_default(),
             last_seen,
+            sequence: ev
+                .metadata
+                .resource_version
+                .as_deref()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
         })
     }
 }
@@ -368,7 +377,7 @@ impl Observed {
         self.events
             .iter()
             .filter(|e| e.namespace == namespace && e.service == name)
-            .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
+            .max_by_key(|e| (e.last_seen.clone(), e.sequence))
     }
     /// The cluster pool holding `ip`.
     pub fn pool_of(&self, ip: IpAddr) -> Option<&ObservedPool> {

@@ -323,3 +323,19 @@ fn a_pending_unrequested_service_is_a_warned_risk_when_the_plan_frees_ips() {
     assert_eq!(p.warnings.len(), 1);
     assert!(p.warnings[0].contains("demo/queue"), "{:?}", p.warnings);
 }
+
+#[test]
+fn label_selectors_filter_services_like_kubectl() {
+    let sel = LabelSelector::parse("app=web,tier!=db,canary,!legacy").unwrap();
+    let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert!(sel.matches(&labels(&[("app", "web"), ("canary", "")])));
+    assert!(!sel.matches(&labels(&[("app", "web"), ("canary", ""), ("legacy", "1")])));
+    assert!(!sel.matches(&labels(&[("app", "web"), ("canary", ""), ("tier", "db")])));
+    assert!(!sel.matches(&labels(&[("app", "api"), ("canary", "")])));
+    assert!(LabelSelector::parse("env in (a,b)").is_err());
+}

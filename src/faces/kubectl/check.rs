@@ -30,9 +30,14 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
             print!("{}", render::structured(&result, ctx.global.output));
         }
         _ => {
+            let width = problems
+                .iter()
+                .map(|r| r.state_text().len())
+                .max()
+                .unwrap_or(0);
             for r in &problems {
                 for f in &r.findings {
-                    println!("{:<13} {}", r.state_text(), f.message);
+                    println!("{:<width$}   {}", r.state_text(), f.message);
                 }
             }
             if problems.is_empty() {
