@@ -430,8 +430,10 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[test]
-fn the_role_installs_the_module_and_runs_lint_facts_and_hosts_in_one_run() {
+fn the_role_installs_the_module_and_runs_every_action_in_one_run() {
+    let cluster = stolen_ip_cluster();
     let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/roles/lbip");
     copy_tree(&source, &p.path().join("roles/lbip"));
     p.write("hosts", "127.0.0.1 localhost\n");
@@ -443,30 +445,31 @@ fn the_role_installs_the_module_and_runs_lint_facts_and_hosts_in_one_run() {
   roles:
     - role: lbip
       lbip_binary: {bin}
-      lbip_actions: [lint, facts, hosts]
+      lbip_kubeconfig: {kubeconfig}
+      lbip_timeout: 30s
+      lbip_actions: [lint, facts, pin, check, hosts]
       lbip_hosts_file: "{{{{ playbook_dir }}}}/hosts"
   tasks:
     - name: use
-      ansible.builtin.debug: {{msg: "{{{{ grafana_loadbalancer_ip }}}}"}}
+      ansible.builtin.debug: {{msg: "{{{{ mlflow_loadbalancer_ip }}}}"}}
 "#,
-        bin = env!("CARGO_BIN_EXE_lbip")
+        bin = env!("CARGO_BIN_EXE_lbip"),
+        kubeconfig = cluster.kubeconfig_path().display()
     );
     p.write("role.yml", &playbook);
     let mut cmd = p.command("ansible-playbook");
     cmd.args(["-i", "localhost,", "role.yml"]);
     let (out, err) = run_with_timeout(cmd, Duration::from_secs(120));
     assert!(out.contains("failed=0"), "{out}\n{err}");
-    assert!(out.contains("\"msg\": \"192.168.1.207\""), "{out}");
+    assert!(out.contains("\"msg\": \"192.168.1.201\""), "{out}");
     assert!(p.path().join("roles/lbip/library/lbip").is_file());
     assert!(p.path().join("roles/lbip/library/lbip.yml").is_file());
+    assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
     assert_eq!(
         p.read("hosts"),
         "127.0.0.1 localhost\n\
          # BEGIN lbip registry (managed by Ansible)\n\
-         192.168.1.215 mlflow.test\n\
-         192.168.1.200 minio.test\n\
-         192.168.1.204 argocd.test\n\
-         192.168.1.207 grafana.test\n\
+         192.168.1.201 mlflow.test\n\
          # END lbip registry (managed by Ansible)\n"
     );
 }
@@ -562,11 +565,30 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
     let p = Project::new();
     p.write("lbip.yaml", STOLEN_REGISTRY);
     let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    // A kubeconfig that is not YAML: the parser's error quotes the lines around the problem,
+    // the token's line included.
+    let text = std::fs::read_to_string(cluster.kubeconfig_path()).unwrap();
+    let broken: String = text
+        .lines()
+        .flat_map(|l| {
+            let extra = l.contains("token:").then_some("    oops: [unclosed");
+            std::iter::once(l).chain(extra)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        broken.contains(TOKEN) && broken.contains("oops"),
+        "{broken}"
+    );
+    p.write("broken-kubeconfig.yaml", &broken);
     let run = p.play(
         &format!(
             r#"
     - name: pin
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}"}}
+    - name: broken kubeconfig
+      lbip: {{registry: lbip.yaml, kubeconfig: broken-kubeconfig.yaml, state: checked}}
+      ignore_errors: true
     - name: pin mlflow only
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: mlflow}}
     - name: drift as change
@@ -665,6 +687,14 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
         "{}",
         unknown["msg"]
     );
+    let broken = run.task("broken kubeconfig");
+    assert_eq!(broken["_status"], "failed");
+    let msg = broken["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("cannot load the Kubernetes configuration from broken-kubeconfig.yaml"),
+        "{msg}"
+    );
+    assert!(msg.contains("token: [REDACTED]"), "{msg}");
     let context = run.task("unknown context");
     assert_eq!(context["_status"], "failed");
     assert!(
@@ -817,4 +847,156 @@ fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, vec!["mlflow.yaml"]);
+}
+
+/// Runs this test binary again, as a child running only `test`, with `LBIP_MODULE_CHILD`
+/// set; returns the child's stdout.
+fn rerun_as_child(test: &str) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("LBIP_MODULE_CHILD", "1")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The JSON objects the module printed among the test harness's own output (which puts
+/// `test <name> ... ` on the same line, before the module's output).
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|l| l.find("{\"").map(|at| &l[at..]))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_panic_still_prints_exactly_one_failed_json_object() {
+    if std::env::var_os("LBIP_MODULE_CHILD").is_some() {
+        lbip::faces::ansible::guarded(|| panic!("boom in the module body"));
+        return;
+    }
+    let results = json_lines(&rerun_as_child(
+        "a_panic_still_prints_exactly_one_failed_json_object",
+    ));
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["failed"], true);
+    let msg = results[0]["msg"].as_str().unwrap();
+    assert!(msg.starts_with("lbip panicked at "), "{msg}");
+    assert!(msg.contains("boom in the module body"), "{msg}");
+}
+
+#[test]
+fn a_panic_on_another_thread_wins_over_the_later_result() {
+    if std::env::var_os("LBIP_MODULE_CHILD").is_some() {
+        lbip::faces::ansible::guarded(|| {
+            let _ = std::thread::spawn(|| panic!("worker died")).join();
+            lbip::faces::ansible::result::ModuleResult::ok("looked fine")
+        });
+        return;
+    }
+    let results = json_lines(&rerun_as_child(
+        "a_panic_on_another_thread_wins_over_the_later_result",
+    ));
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["failed"], true);
+    assert!(results[0]["msg"].as_str().unwrap().contains("worker died"));
+}
+
+#[test]
+fn run_directly_the_module_prints_one_json_object_and_nothing_else() {
+    let p = Project::new();
+    let module = p.path().join("AnsiballZ_lbip");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lbip"), &module).unwrap();
+    for (args, failed) in [
+        (
+            r#"{"registry": "lbip.yaml", "state": "facts", "_ansible_check_mode": false}"#,
+            false,
+        ),
+        (
+            r#"{"registry": "lbip.yaml", "state": "nope", "_ansible_check_mode": false}"#,
+            true,
+        ),
+        ("not json at all", true),
+    ] {
+        p.write("args", args);
+        let out = Command::new(&module)
+            .arg("args")
+            .current_dir(p.path())
+            .env_remove("LBIP_REGISTRY")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["failed"], failed, "{v}");
+        assert_eq!(out.status.code(), Some(if failed { 1 } else { 0 }));
+    }
+}
+
+#[test]
+fn from_a_collection_path_the_module_runs_and_ansible_doc_shows_it() {
+    let p = Project::new();
+    let modules = p
+        .path()
+        .join("collections/ansible_collections/lbip/lbip/plugins/modules");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_lbip"), modules.join("lbip")).unwrap();
+    std::fs::copy(p.path().join("library/lbip.yml"), modules.join("lbip.yml")).unwrap();
+    p.write(
+        "collections/ansible_collections/lbip/lbip/galaxy.yml",
+        "namespace: lbip\nname: lbip\nversion: 0.1.0\nreadme: README.md\nauthors: [lbip contributors]\n",
+    );
+    p.write(
+        "collections/ansible_collections/lbip/lbip/meta/runtime.yml",
+        "requires_ansible: '>=2.14'\n",
+    );
+    std::fs::remove_file(p.path().join("library/lbip")).unwrap();
+    let collections = p.path().join("collections");
+    let mut cmd = p.command("ansible-doc");
+    cmd.arg("lbip.lbip.lbip")
+        .env("ANSIBLE_COLLECTIONS_PATH", &collections);
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.contains("lbip.lbip.lbip"), "{out}\n{err}");
+    assert!(out.contains("fail_on_drift"), "{out}");
+
+    p.write(
+        "ansible.cfg",
+        &format!("[defaults]\ncollections_path = {}\n", collections.display()),
+    );
+    let run = p.play(
+        "    - name: facts\n      lbip.lbip.lbip: {registry: lbip.yaml, state: facts}\n",
+        &[],
+    );
+    assert_eq!(
+        run.task("facts")["ansible_facts"]["mlflow_loadbalancer_ip"],
+        "192.168.1.215",
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn pinning_a_registry_entry_that_is_not_deployed_changes_nothing_and_says_so() {
+    let cluster = stolen_ip_cluster();
+    let p = Project::new();
+    p.write(
+        "lbip.yaml",
+        &format!("{STOLEN_REGISTRY}  grafana:\n    namespace: monitoring\n    ip: 192.168.1.207\n"),
+    );
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            "    - name: pin grafana\n      lbip: {{registry: lbip.yaml, kubeconfig: \"{kubeconfig}\", services: grafana}}\n"
+        ),
+        &[],
+    );
+    let pin = run.task("pin grafana");
+    assert_eq!(pin["_status"], "ok", "{pin}");
+    assert_eq!(pin["changed"], false);
+    assert_eq!(
+        pin["msg"],
+        "nothing to change: 0 of 1 Service(s) match the registry; pinning cannot fix monitoring/grafana (missing)"
+    );
+    assert!(cluster.request_log().mutating().is_empty());
 }

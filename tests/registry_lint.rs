@@ -40,6 +40,8 @@ const EXPECTED: &[(&str, &str, u32, u32, Option<&str>)] = &[
     ("error", "bad-ips", 93, 22, Some("two-v4")),
     ("error", "unknown-key", 97, 5, Some("typo-key")),
     ("error", "ansible-var-clash", 98, 3, Some("typo_key")),
+    ("error", "ips-split-pools", 104, 22, Some("split")),
+    ("error", "pin-pool-shared", 111, 9, Some("shared-b")),
 ];
 
 /// (severity, code, line, column, id) of one finding.
@@ -139,7 +141,7 @@ fn every_defect_is_reported_at_its_value_in_human_output() {
         "tests/fixtures/defects.yaml:37:12: error: `typo-block` names block `wbe`, which the registry does not define [unknown-block]\n   |\n37 |     block: wbe\n   |            ^\n  = help: did you mean `web`?\n"
     ), "{text}");
     assert!(
-        text.ends_with("tests/fixtures/defects.yaml: 25 errors, 1 warning\n"),
+        text.ends_with("tests/fixtures/defects.yaml: 27 errors, 1 warning\n"),
         "{text}"
     );
 }

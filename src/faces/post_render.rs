@@ -131,8 +131,8 @@ impl Reporter {
     }
 
     fn emit(&self, message: &str, is_error: bool) {
-        eprintln!("{message}");
         if !self.plugin {
+            eprintln!("{message}");
             return;
         }
         let mut shown = format!("{message}\n");
@@ -142,6 +142,7 @@ impl Reporter {
         {
             shown.push_str(&format!("(also logged to {})\n", path.display()));
         }
+        eprint!("{shown}");
         // Helm 4 hides stderr; the controlling terminal still reaches the person at it.
         if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
             let _ = tty.write_all(shown.as_bytes());

@@ -13,6 +13,7 @@
 
 pub mod rewrite;
 pub mod split;
+
 pub mod tree;
 
 pub use rewrite::Unpinned;

@@ -411,13 +411,12 @@ impl Reader {
                     entry.hostname = located(self.string(value, "hostname", some_id), value)
                 }
                 "url" => entry.url = located(self.string(value, "url", some_id), value),
-                "sharedKey" => {
-                    if value.value != Value::Null {
-                        entry.shared_key = value
-                            .value
-                            .scalar_text()
-                            .map(|s| Located::new(s, value.pos));
-                    }
+                // `sharedKey: null` (as in the documented format) means no key.
+                "sharedKey" if value.value != Value::Null => {
+                    entry.shared_key = value
+                        .value
+                        .scalar_text()
+                        .map(|s| Located::new(s, value.pos));
                 }
                 "forceLoadBalancer" => {
                     entry.force_load_balancer = self.boolean(value, "forceLoadBalancer", some_id)

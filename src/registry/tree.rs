@@ -8,6 +8,7 @@
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+use std::collections::HashMap;
 use std::fmt;
 
 /// A 1-based line and column in the registry file.
@@ -186,16 +187,19 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries: Vec<(Key, Node)> = Vec::new();
+        // Keys seen so far and where: a map, so a services mapping with thousands of
+        // entries is not checked pairwise.
+        let mut seen: HashMap<String, Pos> = HashMap::new();
         while let Some(key) = map.next_key::<Spanned<RawKey>>()? {
             let value = map.next_value::<Spanned<RawValue>>()?;
             let key = Key {
                 pos: Pos::of(&key),
                 name: key.value.0,
             };
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == key.name) {
+            if let Some(first) = seen.insert(key.name.clone(), key.pos) {
                 return Err(de::Error::custom(format!(
                     "duplicate key `{}` (first defined at line {})",
-                    key.name, first.pos.line
+                    key.name, first.line
                 )));
             }
             entries.push((

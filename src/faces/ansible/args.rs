@@ -320,14 +320,32 @@ fn string_value(v: &Value) -> Result<OptionValue, String> {
     }
 }
 
+/// A path; a leading `~` is the home directory, as Ansible's `type: path` expands it.
 fn path_value(v: &Value) -> Result<OptionValue, String> {
-    string_value(v).map_err(|why| {
-        if why.starts_with("must be a string") {
-            why.replace("must be a string", "must be a path (a string)")
-        } else {
-            why
-        }
-    })
+    let text = string_value(v)
+        .map_err(|why| {
+            if why.starts_with("must be a string") {
+                why.replace("must be a string", "must be a path (a string)")
+            } else {
+                why
+            }
+        })?
+        .into_string();
+    Ok(OptionValue::Str(expand_home(
+        &text,
+        std::env::var_os("HOME"),
+    )))
+}
+
+fn expand_home(path: &str, home: Option<OsString>) -> String {
+    let rest = match path.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => return path.to_string(),
+    };
+    match home {
+        Some(h) if !h.is_empty() => format!("{}{rest}", PathBuf::from(h).display()),
+        _ => path.to_string(),
+    }
 }
 
 /// Ansible's boolean spellings (`module_utils.parsing.convert_bool`), any case.
@@ -591,6 +609,19 @@ mod tests {
         assert_eq!(a.registry, PathBuf::from("/etc/lbip.yaml"));
         // An explicit null is "not given".
         assert!(parse_json(json!({"registry": null})).is_err());
+    }
+
+    #[test]
+    fn a_leading_tilde_is_the_home_directory() {
+        let home = Some(OsString::from("/home/ops"));
+        assert_eq!(
+            expand_home("~/.kube/config", home.clone()),
+            "/home/ops/.kube/config"
+        );
+        assert_eq!(expand_home("~", home.clone()), "/home/ops");
+        assert_eq!(expand_home("~ops/x", home.clone()), "~ops/x");
+        assert_eq!(expand_home("a/~/b", home), "a/~/b");
+        assert_eq!(expand_home("~/x", None), "~/x");
     }
 
     #[test]

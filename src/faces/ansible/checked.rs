@@ -61,11 +61,17 @@ async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) 
                 None => format!("{} ({})", r.key(), r.state_text()),
             })
             .collect();
+        // One readable line: the first few problems; every finding is in `findings`.
+        const SHOWN: usize = 3;
+        let more = match listed.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!("; and {n} more (see findings)"),
+        };
         let msg = format!(
-            "{} of {} Service(s) are not ok: {}; state=pinned (or `kubectl lbip apply`) fixes it",
+            "{} of {} Service(s) are not ok: {}{more}; state=pinned (or `kubectl lbip apply`) fixes it",
             problems.len(),
             rows.len(),
-            listed.join("; ")
+            listed[..listed.len().min(SHOWN)].join("; ")
         );
         if args.fail_on_drift {
             ModuleResult::fail(msg)
@@ -76,7 +82,11 @@ async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) 
         }
     };
     result.findings = findings;
-    result
-        .with("drift", problems.len())
-        .with("status", serde_json::to_value(&rows).unwrap_or_default())
+    let drift = problems.len();
+    // The per-Service rows are for `register:` users; a failed task shows findings instead,
+    // which keeps Ansible's failure output readable.
+    if !result.failed {
+        result = result.with("status", serde_json::to_value(&rows).unwrap_or_default());
+    }
+    result.with("drift", drift)
 }

@@ -200,3 +200,121 @@ pub fn step_summaries(steps: &[Step]) -> Vec<String> {
         .map(|s| format!("{} {} -> {}", s.action.as_str(), s.key(), ips_text(&s.to)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, ObservedService};
+
+    fn svc(ns: &str, name: &str, annotations: &[(&str, &str)], assigned: &str) -> ObservedService {
+        ObservedService {
+            namespace: ns.into(),
+            name: name.into(),
+            service_type: "LoadBalancer".into(),
+            load_balancer_class: None,
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            labels: BTreeMap::new(),
+            spec_load_balancer_ip: None,
+            assigned: vec![assigned.parse().unwrap()],
+            ingress_hostnames: Vec::new(),
+            ports: vec!["80/TCP".into()],
+            resource_version: Some("1".into()),
+        }
+    }
+
+    fn step(
+        ns: &str,
+        name: &str,
+        action: Action,
+        to: &str,
+        set: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Step {
+        Step {
+            namespace: ns.into(),
+            name: name.into(),
+            action,
+            from: Vec::new(),
+            to: vec![to.parse().unwrap()],
+            set_annotations: set
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            remove_annotations: remove.iter().map(|k| k.to_string()).collect(),
+            clear_spec_ip: false,
+            resource_version: None,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_diff_shows_metallb_keys_before_and_after_in_plan_order() {
+        let observed = Observed::new(
+            Scope::all(),
+            vec![
+                svc(
+                    "mlflow",
+                    "mlflow",
+                    &[
+                        ("metallb.universe.tf/loadBalancer-ips", "192.168.1.201"),
+                        ("meta.helm.sh/release-name", "mlflow"),
+                    ],
+                    "192.168.1.203",
+                ),
+                svc(
+                    "seldon",
+                    "scheduler",
+                    &[("metallb.io/ip-allocated-from-pool", "homelab")],
+                    "192.168.1.201",
+                ),
+            ],
+        );
+        let steps = vec![
+            step(
+                "seldon",
+                "scheduler",
+                Action::Evict,
+                "192.168.1.230",
+                &[("metallb.io/loadBalancerIPs", "192.168.1.230")],
+                &[],
+            ),
+            step(
+                "mlflow",
+                "mlflow",
+                Action::Pin,
+                "192.168.1.201",
+                &[("metallb.io/loadBalancerIPs", "192.168.1.201")],
+                &["metallb.universe.tf/loadBalancer-ips"],
+            ),
+        ];
+        let diff = plan_diff(&steps, &observed).unwrap();
+        assert_eq!(
+            diff.before,
+            "seldon/scheduler:\n  annotations: {}\n  assigned: 192.168.1.201\n\
+             mlflow/mlflow:\n  annotations:\n    metallb.universe.tf/loadBalancer-ips: \"192.168.1.201\"\n  assigned: 192.168.1.203\n"
+        );
+        assert_eq!(
+            diff.after,
+            "seldon/scheduler:\n  annotations:\n    metallb.io/loadBalancerIPs: \"192.168.1.230\"\n  assigned: 192.168.1.230\n\
+             mlflow/mlflow:\n  annotations:\n    metallb.io/loadBalancerIPs: \"192.168.1.201\"\n  assigned: 192.168.1.201\n"
+        );
+        assert_eq!(
+            step_summaries(&steps),
+            vec![
+                "evict seldon/scheduler -> 192.168.1.230",
+                "pin mlflow/mlflow -> 192.168.1.201"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plan_that_only_waits_has_no_diff() {
+        let observed = Observed::new(Scope::all(), vec![svc("a", "b", &[], "192.168.1.201")]);
+        let wait = step("a", "b", Action::Wait, "192.168.1.201", &[], &[]);
+        assert!(plan_diff(std::slice::from_ref(&wait), &observed).is_none());
+        assert!(step_summaries(&[wait]).is_empty());
+    }
+}

@@ -18,6 +18,7 @@ mod linted;
 mod pinned;
 mod rendered;
 pub mod result;
+mod secrets;
 
 use crate::diagnostic::{Finding, render_line};
 use crate::registry::{self, Loaded};
@@ -42,8 +43,14 @@ pub fn is_args_file_invocation(args: &[OsString]) -> bool {
 
 /// Runs the module: reads the args file named by `args[1]`, prints one JSON result.
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    guarded(|| run(&args))
+}
+
+/// Runs a module body and prints its result: exactly one JSON object on stdout, also when
+/// the body panics (on this thread or another).
+pub fn guarded(body: impl FnOnce() -> ModuleResult + std::panic::UnwindSafe) -> ExitCode {
     install_panic_hook();
-    let result = std::panic::catch_unwind(|| run(&args))
+    let result = std::panic::catch_unwind(body)
         // The hook has already printed the failed result; this one is not printed.
         .unwrap_or_else(|_| ModuleResult::fail("lbip panicked"));
     emit(&result.to_json());
@@ -110,6 +117,9 @@ fn run(argv: &[OsString]) -> ModuleResult {
         Err(msg) => return ModuleResult::fail(msg),
     };
     let mut result = dispatch(&args);
+    if args.state.uses_cluster() {
+        result.redact = secrets::kubeconfig_secrets(&args);
+    }
     for option in &args.unused {
         result.warnings.push(format!(
             "option {option} is not used with state={}",

@@ -7,7 +7,7 @@ use super::result::ModuleResult;
 use super::valid_registry;
 use crate::cluster::{ApplyOptions, ObserveOptions, observe};
 use crate::diagnostic::Finding;
-use crate::plan::{self, PlanOptions, Step};
+use crate::plan::{self, PlanOptions, ServiceStatus, Step};
 use crate::registry::Registry;
 use serde_json::json;
 
@@ -144,10 +144,7 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
                 reasons.join("; ")
             ))
         }
-        (None, true) if patches.is_empty() => ModuleResult::ok(format!(
-            "{} Service(s) already match the registry",
-            statuses.len()
-        )),
+        (None, true) if patches.is_empty() => ModuleResult::ok(nothing_to_change(&statuses)),
         (None, true) if args.check_mode => ModuleResult::ok(format!(
             "check mode: {} step(s) would change the cluster, nothing was changed: {}",
             patches.len(),
@@ -183,4 +180,29 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
             "status",
             serde_json::to_value(&statuses).unwrap_or_default(),
         )
+}
+
+/// The message when the plan has nothing to patch. Some Services may still not be ok in ways
+/// pinning cannot fix (a registry entry whose Service is not deployed yet, a LoadBalancer the
+/// registry does not know): say which, without failing the task.
+fn nothing_to_change(statuses: &[ServiceStatus]) -> String {
+    let not_ok: Vec<String> = statuses
+        .iter()
+        .filter(|s| !s.is_ok())
+        .map(|s| format!("{} ({})", s.key(), s.state_text()))
+        .collect();
+    if not_ok.is_empty() {
+        return format!("{} Service(s) already match the registry", statuses.len());
+    }
+    const SHOWN: usize = 3;
+    let more = match not_ok.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more (see status)"),
+    };
+    format!(
+        "nothing to change: {} of {} Service(s) match the registry; pinning cannot fix {}{more}",
+        statuses.len() - not_ok.len(),
+        statuses.len(),
+        not_ok[..not_ok.len().min(SHOWN)].join(", ")
+    )
 }

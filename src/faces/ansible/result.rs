@@ -37,6 +37,9 @@ pub struct ModuleResult {
     /// State-specific keys (`dest`, `drift`, ...), flattened into the result.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Secret values that must not appear in the printed result (see `secrets`).
+    #[serde(skip)]
+    pub redact: Vec<String>,
 }
 
 impl ModuleResult {
@@ -75,13 +78,19 @@ impl ModuleResult {
     }
     /// The JSON text printed on stdout.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
-            // Cannot happen with these types; still print a valid failed result.
-            format!(
-                r#"{{"failed": true, "msg": {}}}"#,
-                Value::String(format!("lbip could not serialise its result: {e}"))
-            )
-        })
+        serde_json::to_value(self)
+            .map(|mut v| {
+                super::secrets::redact(&mut v, &self.redact);
+                v
+            })
+            .and_then(|v| serde_json::to_string(&v))
+            .unwrap_or_else(|e| {
+                // Cannot happen with these types; still print a valid failed result.
+                format!(
+                    r#"{{"failed": true, "msg": {}}}"#,
+                    Value::String(format!("lbip could not serialise its result: {e}"))
+                )
+            })
     }
 }
 

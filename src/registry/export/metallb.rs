@@ -24,34 +24,37 @@
 //! pool and its new pool at once; and when an assigned IP stops being covered by any pool,
 //! MetalLB clears it (`ClearAssignment`) and allocates again. A Service that *requests* its
 //! IP gets that same IP back as soon as a pool covers it again (nobody else can take an
-//! uncovered IP); a Service that requests nothing gets whatever is free. So:
+//! uncovered IP); a Service that requests nothing gets whatever an auto-assign pool offers.
+//! Every object carries the label `lbip/stage`: `pinned` for the pools that hold registry
+//! IPs (and the L2Advertisement), `auto` for the auto-assign pools. So:
 //!
 //! 1. Give each registry pool the name of the live IPAddressPool it replaces
-//!    (`kubectl get ipaddresspools -n metallb-system`), so step 4 edits that object in place
-//!    and the Services allocated from it keep their IPs. Run `lbip lint`; save
+//!    (`kubectl get ipaddresspools -n metallb-system`), so the move edits that object in
+//!    place and the Services allocated from it keep their IPs. Run `lbip lint`; save
 //!    `lbip export metallb > pools.yaml`.
-//! 2. Pin every `pinBy: annotation` entry first, with the old pool still in place
-//!    (`helm upgrade --post-renderer lbip ...`, or the kubectl plugin), and check that each
-//!    such Service holds its registry IP and requests it.
-//! 3. Stop automatic allocation from the old pool for the few seconds of the move:
+//! 2. Pin every `pinBy: annotation` entry first, with the old pool still in place (Helm
+//!    post-renderer or the kubectl plugin), and check that each such Service holds its
+//!    registry IP and requests it.
+//! 3. Stop automatic allocation from the old pool for the moment of the move:
 //!    `kubectl -n metallb-system patch ipaddresspool <pool> --type merge -p '{"spec":{"autoAssign":false}}'`.
-//!    Nothing loses its IP; a new Service created now waits (pending) until step 5.
-//! 4. Shrink the old pool to the addresses of its auto-assign pool in `pools.yaml`, keeping
+//!    Nothing loses its IP; a Service created now waits until step 6.
+//! 4. Shrink the old pool to the addresses of pool `<pool>` in `pools.yaml`, keeping
 //!    `autoAssign: false`: `kubectl -n metallb-system patch ipaddresspool <pool> --type merge
-//!    -p '{"spec":{"addresses":[...]}}'`. Services on pinned IPs lose their IP for a moment;
-//!    their IPs are now in no pool, so no other Service can take them. `pinBy: pool`
-//!    Services wait too: with autoAssign off nothing hands them another address (check that
-//!    no *other* auto-assign pool exists: `kubectl get ipaddresspools -A`).
-//! 5. `kubectl apply -f pools.yaml`. This creates `<pool>-pinned` and the `lbip-pin-*`
-//!    pools (MetalLB re-processes waiting Services on every pool change, so each gets its
-//!    registry IP back), turns autoAssign on again for `<pool>`, and applies the
-//!    L2Advertisement that announces all of them (an older L2Advertisement that names only
-//!    the old pool would leave the new pools unannounced).
-//! 6. `kubectl lbip status` (or `kubectl get svc -A`) to check every Service holds its IP.
+//!    -p '{"spec":{"addresses":[...]}}'`. Services on pinned IPs lose their IP for a moment,
+//!    but those IPs are now in no pool, so nobody else can take them; `pinBy: pool` Services
+//!    wait too (check that no *other* auto-assign pool exists: `kubectl get ipaddresspools -A`).
+//! 5. `kubectl apply -f pools.yaml -l lbip/stage=pinned`: creates `<pool>-pinned` and the
+//!    `lbip-pin-*` pools and the L2Advertisement that announces all pools. MetalLB
+//!    re-processes waiting Services on every pool change, so each gets its registry IP back
+//!    (an older L2Advertisement naming only the old pool would leave them unannounced).
+//! 6. `kubectl apply -f pools.yaml`: turns autoAssign back on for `<pool>`.
+//! 7. `kubectl lbip status` (or `kubectl get svc -A`): every Service holds its IP.
 //!
-//! Without steps 3 and 4, `kubectl apply -f pools.yaml` on a live cluster is still safe for
-//! annotation-pinned Services (they get their IP back within seconds) but may hand a
-//! `pinBy: pool` Service a random address from `<pool>` before its own pool exists.
+//! Applying `pools.yaml` in one go instead (it lists `<pool>` first, so no overlap is ever
+//! denied) is still safe for annotation-pinned Services, which get their IP back within
+//! seconds, but a `pinBy: pool` Service is then re-allocated from `<pool>` before its own
+//! pool exists and ends up on another address. On a cluster without Services, one apply is
+//! all it takes.
 
 use crate::registry::model::{Entry, PinBy, Pool, Registry};
 use crate::registry::ranges::{AddrRange, merge, subtract};
@@ -71,6 +74,18 @@ pub struct PoolObject {
     pub avoid_buggy_ips: bool,
     /// `serviceAllocation` for a `pinBy: pool` entry.
     pub allocation: Option<Allocation>,
+}
+
+impl PoolObject {
+    /// The `lbip/stage` label: `auto` for a plain auto-assign pool (applied last when moving
+    /// a live cluster), `pinned` for pools that hold registry IPs.
+    pub fn stage(&self) -> &'static str {
+        if self.auto_assign && self.allocation.is_none() {
+            "auto"
+        } else {
+            "pinned"
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +193,7 @@ fn object_name(id: &str) -> String {
 pub fn render(registry: &Registry) -> String {
     let pools = pools(registry);
     let mut out = String::from(
-        "# Written by `lbip export metallb`. kubectl applies these in order; on a live cluster\n# follow \"Moving a live cluster to lbip's pools\" in the README.\n",
+        "# Written by `lbip export metallb`. kubectl applies these in order; on a live cluster\n# follow \"Moving a live cluster to lbip's pools\" in the README (labels lbip/stage).\n",
     );
     for p in &pools {
         write_pool(&mut out, p);
@@ -187,7 +202,9 @@ pub fn render(registry: &Registry) -> String {
         "---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata:\n  name: lbip\n",
     );
     let _ = writeln!(out, "  namespace: {NAMESPACE}");
-    out.push_str("  labels:\n    app.kubernetes.io/managed-by: lbip\nspec:\n");
+    out.push_str(
+        "  labels:\n    app.kubernetes.io/managed-by: lbip\n    lbip/stage: pinned\nspec:\n",
+    );
     if pools.is_empty() {
         out.push_str("  ipAddressPools: []\n");
     } else {
@@ -203,7 +220,9 @@ fn write_pool(out: &mut String, p: &PoolObject) {
     out.push_str("---\napiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n");
     let _ = writeln!(out, "  name: {}", scalar(&p.name));
     let _ = writeln!(out, "  namespace: {NAMESPACE}");
-    out.push_str("  labels:\n    app.kubernetes.io/managed-by: lbip\nspec:\n  addresses:\n");
+    out.push_str("  labels:\n    app.kubernetes.io/managed-by: lbip\n");
+    let _ = writeln!(out, "    lbip/stage: {}", p.stage());
+    out.push_str("spec:\n  addresses:\n");
     for r in &p.addresses {
         let _ = writeln!(out, "    - {r}");
     }

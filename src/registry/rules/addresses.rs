@@ -10,13 +10,56 @@ use std::net::IpAddr;
 
 pub fn check(reg: &Registry) -> Vec<Finding> {
     let mut out = Vec::new();
+    // A registry without pools (a first draft, e.g. from `kubectl lbip import`) cannot be
+    // checked against MetalLB's pools: say so once instead of flagging every IP.
+    let has_pools = !reg.pools.is_empty();
+    if !has_pools && !reg.services.is_empty() {
+        out.push(
+            Finding::warning(
+                "no-pools",
+                "the registry lists no `pools`, so no IP is checked against MetalLB's pools and `lbip export metallb` writes no pool",
+            )
+            .hint("copy the pools from `kubectl get ipaddresspools -n metallb-system` into `pools:`"),
+        );
+    }
     for entry in &reg.services {
         for ip in &entry.ips {
-            ip_in_pools(reg, entry, ip, &mut out);
+            if has_pools {
+                ip_in_pools(reg, entry, ip, &mut out);
+            }
+            reserved(reg, entry, ip, &mut out);
         }
         declared_block(reg, entry, &mut out);
+        dual_stack_in_one_pool(reg, entry, &mut out);
     }
     out
+}
+
+/// MetalLB serves a dual-stack request from one pool that holds both addresses.
+fn dual_stack_in_one_pool(reg: &Registry, entry: &Entry, out: &mut Vec<Finding>) {
+    let [a, b] = entry.ips.as_slice() else { return };
+    if let (Some(pa), Some(pb)) = (reg.pool_of(a.value), reg.pool_of(b.value))
+        && pa.name() != pb.name()
+    {
+        out.push(
+            at(
+                Finding::error(
+                    "ips-split-pools",
+                    format!(
+                        "`{}` of `{}` is in pool `{}` but `{}` is in pool `{}`; MetalLB serves a dual-stack Service from one pool holding both addresses",
+                        b.value,
+                        entry.id(),
+                        pb.name(),
+                        a.value,
+                        pa.name()
+                    ),
+                ),
+                b,
+            )
+            .for_id(entry.id())
+            .hint("put an IPv4 and an IPv6 range in the same pool"),
+        );
+    }
 }
 
 fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Vec<Finding>) {
@@ -32,11 +75,7 @@ fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Ve
                     format!("{} ({})", p.name(), ranges.join(", "))
                 })
                 .collect();
-            let hint = if pools.is_empty() {
-                "the registry has no `pools`; add the MetalLB pool this address belongs to".into()
-            } else {
-                format!("pools: {}; run `lbip suggest` for a free address", pools.join("; "))
-            };
+            let hint = format!("pools: {}; run `lbip suggest` for a free address", pools.join("; "));
             out.push(
                 at(
                     Finding::error(
@@ -65,6 +104,10 @@ fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Ve
         ),
         Some(_) => {}
     }
+}
+
+fn reserved(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Vec<Finding>) {
+    let (id, addr) = (entry.id(), ip.value);
     if let Some(res) = reg.reserved_range_of(addr) {
         out.push(
             at(
@@ -168,6 +211,15 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_without_pools_gets_one_warning_instead_of_one_error_per_ip() {
+        let t = "services:\n  web:\n    namespace: web\n    ip: 10.0.1.5\n  db:\n    namespace: db\n    ip: 10.0.1.6\n";
+        let all = crate::registry::rules::test_support::all(t);
+        let codes: Vec<&str> = all.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["no-pools"]);
+        assert_eq!((all[0].line, all[0].column), (None, None));
+    }
+
+    #[test]
     fn a_reserved_ip_is_reported() {
         let t = svc("    ips: [10.0.0.3]\n");
         assert_eq!(found(&t, "ip-reserved"), [(14, 11, Some("web".into()))]);
@@ -198,6 +250,22 @@ mod tests {
             .find(|f| f.code == "unknown-block")
             .unwrap();
         assert_eq!(f.hint.as_deref(), Some("did you mean `web`?"));
+    }
+
+    #[test]
+    fn dual_stack_addresses_must_share_a_pool() {
+        // A second pool `six` (lines 5-6) holds the IPv6 address; services start at line 14.
+        let head = HEAD.replacen(
+            "reserved:",
+            "  - name: six\n    addresses: [\"fd00::/120\"]\nreserved:",
+            1,
+        );
+        let t = format!("{head}  web:\n    namespace: web\n    ips: [10.0.0.12, \"fd00::12\"]\n");
+        assert_eq!(found(&t, "ips-split-pools"), [(16, 22, Some("web".into()))]);
+        let together = t
+            .replace("[10.0.0.0/24]", "[10.0.0.0/24, \"fd00:1::/120\"]")
+            .replace("fd00::12", "fd00:1::12");
+        assert!(found(&together, "ips-split-pools").is_empty());
     }
 
     #[test]

@@ -4,26 +4,38 @@
 use super::at;
 use crate::diagnostic::Finding;
 use crate::registry::model::{Entry, PinBy, Registry};
+use std::collections::HashMap;
+
+/// The first entry seen for each key, so each later duplicate is reported once, against it.
+/// (Maps, not pairwise scans: a registry with thousands of entries stays instant.)
+type FirstSeen<'a, K> = HashMap<K, &'a Entry>;
 
 pub fn check(reg: &Registry) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (i, entry) in reg.services.iter().enumerate() {
-        let earlier = &reg.services[..i];
+    let mut services = FirstSeen::new();
+    let mut hostnames = FirstSeen::new();
+    let mut variables = FirstSeen::new();
+    for entry in &reg.services {
         kubernetes_names(entry, &mut out);
-        duplicate_service(entry, earlier, &mut out);
-        hostname(entry, earlier, &mut out);
+        duplicate_service(entry, &mut services, &mut out);
+        hostname(entry, &mut hostnames, &mut out);
         pin_by_pool_labels(entry, &mut out);
-        ansible_var_clash(entry, earlier, &mut out);
+        ansible_var_clash(entry, &mut variables, &mut out);
     }
     out
 }
 
 /// `lbip export ansible-vars` turns ids into variable names (`-` → `_`); two ids that end up
 /// as one variable would silently lose one IP.
-fn ansible_var_clash(entry: &Entry, earlier: &[Entry], out: &mut Vec<Finding>) {
+fn ansible_var_clash<'a>(
+    entry: &'a Entry,
+    seen: &mut FirstSeen<'a, String>,
+    out: &mut Vec<Finding>,
+) {
     use crate::registry::export::ansible_vars::var_name;
     let var = var_name(entry.id());
-    if let Some(other) = earlier.iter().find(|o| var_name(o.id()) == var) {
+    let other = *seen.entry(var.clone()).or_insert(entry);
+    if !std::ptr::eq(other, entry) {
         out.push(
             at(
                 Finding::error(
@@ -128,14 +140,18 @@ fn as_label(s: &str) -> String {
     l.trim_matches('-').to_string()
 }
 
-fn duplicate_service(entry: &Entry, earlier: &[Entry], out: &mut Vec<Finding>) {
+fn duplicate_service<'a>(
+    entry: &'a Entry,
+    seen: &mut FirstSeen<'a, (&'a str, &'a str)>,
+    out: &mut Vec<Finding>,
+) {
     if entry.namespace.value.is_empty() {
         return;
     }
-    if let Some(other) = earlier
-        .iter()
-        .find(|o| o.namespace() == entry.namespace() && o.name() == entry.name())
-    {
+    let other = *seen
+        .entry((entry.namespace(), entry.name()))
+        .or_insert(entry);
+    if !std::ptr::eq(other, entry) {
         out.push(
             at(
                 Finding::error(
@@ -156,7 +172,7 @@ fn duplicate_service(entry: &Entry, earlier: &[Entry], out: &mut Vec<Finding>) {
     }
 }
 
-fn hostname(entry: &Entry, earlier: &[Entry], out: &mut Vec<Finding>) {
+fn hostname<'a>(entry: &'a Entry, seen: &mut FirstSeen<'a, String>, out: &mut Vec<Finding>) {
     let Some(host) = &entry.hostname else { return };
     let id = entry.id();
     if !is_hostname(&host.value) {
@@ -174,12 +190,8 @@ fn hostname(entry: &Entry, earlier: &[Entry], out: &mut Vec<Finding>) {
         return;
     }
     // Entries sharing one IP may share a name too: the hosts line is the same.
-    let clash = earlier.iter().find(|o| {
-        o.hostname()
-            .is_some_and(|h| h.eq_ignore_ascii_case(&host.value))
-            && o.ip_values() != entry.ip_values()
-    });
-    if let Some(other) = clash {
+    let other = *seen.entry(host.value.to_ascii_lowercase()).or_insert(entry);
+    if !std::ptr::eq(other, entry) && other.ip_values() != entry.ip_values() {
         out.push(
             at(
                 Finding::error(

@@ -5,15 +5,19 @@
 use super::at;
 use crate::diagnostic::Finding;
 use crate::registry::model::{Entry, PinBy, Registry};
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 pub fn check(reg: &Registry) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (i, entry) in reg.services.iter().enumerate() {
+    // The entries seen so far on each IP, in file order (a map, not a pairwise scan, so
+    // thousands of entries stay instant).
+    let mut owners: HashMap<IpAddr, Vec<&Entry>> = HashMap::new();
+    for entry in &reg.services {
         for ip in &entry.ips {
-            let earlier: Vec<&Entry> = reg.services[..i]
-                .iter()
-                .filter(|o| o.ips.iter().any(|x| x.value == ip.value))
-                .collect();
+            let seen = owners.entry(ip.value).or_default();
+            let earlier = seen.clone();
+            seen.push(entry);
             let Some(first) = earlier.first() else {
                 continue;
             };
