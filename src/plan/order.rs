@@ -78,9 +78,6 @@ pub struct Step {
     pub clear_spec_ip: bool,
     /// The Service's resourceVersion when planned (apply sends it for optimistic concurrency).
     pub resource_version: Option<String>,
-    /// The registry's sharing key, written as `<prefix>/allow-shared-ip`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shared_key: Option<String>,
     /// Why, in words.
     pub reason: String,
 }
@@ -119,12 +116,14 @@ impl Step {
     /// The same step recomputed against a fresh copy of the Service (after a 409): same
     /// target, keys to remove taken from the fresh object. `None` when nothing is left to do.
     pub fn rebase(&self, fresh: &ObservedService, prefix: Prefix) -> Option<Step> {
+        // A sharing key this step writes is written again.
+        let shared_key = self.set_annotations.get(&prefix.allow_shared_ip());
         let step = build_step(
             fresh,
             &self.to,
             self.action,
             prefix,
-            self.shared_key.as_deref(),
+            shared_key.map(String::as_str),
             self.reason.clone(),
         );
         if step.is_noop_patch() && fresh.assigned == self.to {
@@ -206,7 +205,6 @@ fn build_step(
         remove_annotations: remove,
         clear_spec_ip,
         resource_version: svc.resource_version.clone(),
-        shared_key: shared_key.map(String::from),
         reason,
     };
     if step.is_noop_patch() && action == Action::Pin {
