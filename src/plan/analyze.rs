@@ -234,7 +234,7 @@ pub fn analyze(registry: &Registry, observed: &Observed) -> Vec<ServiceStatus> {
             Some(s) => format!("is a {} Service, not a LoadBalancer", s.service_type),
             None => "does not exist".to_string(),
         };
-        let mut row = entry_row(registry, observed, entry);
+        let mut row = entry_row(observed, entry);
         row.states = vec![State::Missing];
         row.findings.push(
             Finding::warning(
@@ -255,9 +255,8 @@ pub fn analyze(registry: &Registry, observed: &Observed) -> Vec<ServiceStatus> {
     rows
 }
 
-fn entry_row(registry: &Registry, observed: &Observed, entry: &Entry) -> ServiceStatus {
+fn entry_row(observed: &Observed, entry: &Entry) -> ServiceStatus {
     let ips = entry.ip_values();
-    let _ = registry;
     ServiceStatus {
         namespace: entry.namespace().to_string(),
         name: entry.name().to_string(),
@@ -410,7 +409,7 @@ fn service_row(
     states.sort();
     states.dedup();
     let base = match entry {
-        Some(e) => entry_row(registry, observed, e),
+        Some(e) => entry_row(observed, e),
         None => ServiceStatus {
             namespace: svc.namespace.clone(),
             name: svc.name.clone(),

@@ -222,6 +222,12 @@ pub fn failure_report(report: &ApplyReport) -> String {
             ips(&s.to, "<pending>")
         ));
     }
-    out.push_str("Rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n");
+    if f.error.starts_with("forbidden") {
+        out.push_str("Grant the permission, then rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n");
+    } else {
+        out.push_str(
+            "Rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n",
+        );
+    }
     out
 }
