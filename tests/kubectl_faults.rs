@@ -128,6 +128,26 @@ fn forbidden_names_the_missing_permission() {
         !run.stderr.contains("lbip-test-token"),
         "no token in errors"
     );
+    // Waiting for MetalLB reads the Service in its namespace: a 403 there fails at once.
+    c.clear_hooks();
+    c.deny(Verb::List, "services", Some("mlflow"));
+    let started = std::time::Instant::now();
+    let run = lbip(&c, &reg, &["apply", "-n", "mlflow", "--timeout", "30s"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "no waiting for a permission"
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("may not list services mlflow in namespace mlflow"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("(patched, but MetalLB did not confirm)"),
+        "{run:?}"
+    );
 }
 
 #[test]

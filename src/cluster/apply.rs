@@ -184,44 +184,63 @@ async fn apply_step(
 }
 
 /// Watches the Service until `status.loadBalancer.ingress` is exactly the step's target.
+/// A watch that breaks (e.g. `--request-timeout` shorter than MetalLB's answer) is opened
+/// again until the step's timeout; only then is the last error reported.
 async fn wait_for_ips(
     conn: &Connection,
     api: &Api<Service>,
     step: &Step,
     timeout: Duration,
 ) -> Result<Vec<IpAddr>, ClusterError> {
-    let want = step.to.clone();
-    let matches = move |svc: Option<&Service>| -> bool {
-        svc.is_some_and(|s| ObservedService::from_k8s(s).assigned == want)
-    };
-    let wait = kube::runtime::wait::await_condition(api.clone(), &step.name, matches);
-    match tokio::time::timeout(timeout, wait).await {
-        Ok(Ok(_)) => Ok(step.to.clone()),
-        Ok(Err(e)) => Err(ClusterError::Unreachable {
-            server: conn.server.clone(),
-            context: conn.context.clone(),
-            op: Op::new("watch", "services", Some(&step.namespace)).named(&step.name),
-            detail: super::error::error_chain(&e),
-        }),
-        Err(_) => {
-            let now = api
-                .get(&step.name)
-                .await
-                .map(|s| ObservedService::from_k8s(&s).assigned)
-                .unwrap_or_default();
-            Err(ClusterError::Timeout {
-                what: format!(
-                    "timed out after {}s waiting for MetalLB to assign {} to {} (it has {}); `kubectl lbip doctor` shows recent AllocationFailed events",
-                    timeout.as_secs(),
-                    crate::metallb::format_ip_list(&step.to),
-                    step.key(),
-                    if now.is_empty() {
-                        "no IP".to_string()
-                    } else {
-                        crate::metallb::format_ip_list(&now)
-                    }
-                ),
-            })
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let want = step.to.clone();
+        let matches = move |svc: Option<&Service>| -> bool {
+            svc.is_some_and(|s| ObservedService::from_k8s(s).assigned == want)
+        };
+        let wait = kube::runtime::wait::await_condition(api.clone(), &step.name, matches);
+        match tokio::time::timeout_at(deadline, wait).await {
+            Ok(Ok(_)) => return Ok(step.to.clone()),
+            Ok(Err(kube::runtime::wait::Error::ProbeFailed(e))) => {
+                use kube::runtime::watcher::Error as W;
+                let op = |verb| Op::new(verb, "services", Some(&step.namespace)).named(&step.name);
+                let err = match e {
+                    W::InitialListFailed(k) => conn.error(k, op("list")),
+                    W::WatchStartFailed(k) | W::WatchFailed(k) => conn.error(k, op("watch")),
+                    other => ClusterError::Unreachable {
+                        server: conn.server.clone(),
+                        context: conn.context.clone(),
+                        op: op("watch"),
+                        detail: super::error::error_chain(&other),
+                    },
+                };
+                // A permission will not appear by waiting; a broken connection may heal.
+                let retry = matches!(err, ClusterError::Unreachable { .. });
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if retry && tokio::time::Instant::now() < deadline {
+                    continue;
+                }
+                return Err(err);
+            }
+            Err(_) => {}
         }
+        let now = api
+            .get(&step.name)
+            .await
+            .map(|s| ObservedService::from_k8s(&s).assigned)
+            .unwrap_or_default();
+        return Err(ClusterError::Timeout {
+            what: format!(
+                "timed out after {}s waiting for MetalLB to assign {} to {} (it has {}); `kubectl lbip doctor` shows recent AllocationFailed events",
+                timeout.as_secs(),
+                crate::metallb::format_ip_list(&step.to),
+                step.key(),
+                if now.is_empty() {
+                    "no IP".to_string()
+                } else {
+                    crate::metallb::format_ip_list(&now)
+                }
+            ),
+        });
     }
 }
