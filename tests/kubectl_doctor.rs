@@ -275,3 +275,42 @@ fn a_failed_allocation_shows_in_status_and_doctor() {
     );
     assert!(doctor.stdout.contains("[allocation-failed]"), "{doctor:?}");
 }
+
+#[test]
+fn apply_never_moves_a_service_to_an_ip_no_pool_covers() {
+    // The cluster's pool stops at .219; the registry gives seldon-scheduler in
+    // financial-inference .220. Patching would leave the Service without any IP.
+    let c = TestCluster::start_blocking(Options::default().seed_yaml(OLD_POOL_ONLY)).unwrap();
+    c.create_service(svc(
+        "financial-inference",
+        "seldon-scheduler",
+        9002,
+        json!({}),
+    ))
+    .unwrap();
+    let before = c.lb_ips("financial-inference", "seldon-scheduler");
+    assert_eq!(before.len(), 1);
+    let log = c.request_log();
+    log.clear();
+    let run = lbip(
+        &c,
+        &example_registry(),
+        &["apply", "-n", "financial-inference"],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("blocked: financial-inference/seldon-scheduler: 192.168.1.220 is in no IPAddressPool of the cluster"), "{run:?}");
+    assert!(log.mutating().is_empty(), "{:?}", log.mutating());
+    assert_eq!(c.lb_ips("financial-inference", "seldon-scheduler"), before);
+}
+
+const OLD_POOL_ONLY: &str = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: homelab, namespace: metallb-system}
+spec: {addresses: [192.168.1.200-192.168.1.219]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: homelab, namespace: metallb-system}
+spec: {ipAddressPools: [homelab]}
+";

@@ -266,6 +266,14 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         }
         registry.lookup(&key.0, &key.1).and_then(|e| e.shared_key())
     };
+    // Whether MetalLB could hand the address out (unknown pools: trust the registry).
+    let covered = |ip: &IpAddr| {
+        observed
+            .pools
+            .as_ref()
+            .is_none_or(|pools| pools.iter().any(|p| p.contains(*ip)))
+    };
+    let mut uncovered = Vec::new();
     // Desired targets for Services lbip may change.
     let mut desired: BTreeMap<Key, Vec<IpAddr>> = BTreeMap::new();
     for (key, svc) in &sim.services {
@@ -295,9 +303,20 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                 String::new(),
             )
             .is_noop_patch();
-        if needs {
-            desired.insert(key.clone(), target);
+        if !needs {
+            continue;
         }
+        // Moving a Service to an address no cluster pool covers makes MetalLB refuse it and
+        // leaves the Service without any IP: never do that.
+        if let Some(ip) = target.iter().find(|ip| !covered(ip)) {
+            uncovered.push(Blocked {
+                namespace: key.0.clone(),
+                name: key.1.clone(),
+                reason: format!("{ip} is in no IPAddressPool of the cluster; MetalLB would refuse it and the Service would lose its IP (`kubectl lbip doctor` explains)"),
+            });
+            continue;
+        }
+        desired.insert(key.clone(), target);
     }
     // Registry entries sharing an IP on purpose (same sharedKey) do not block each other.
     let shares = |a: &Key, b: &Key| -> bool {
@@ -310,10 +329,14 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
     used.extend(desired.values().flatten().copied());
     let mut free = registry
         .free_addresses(None, &used)
+        .filter(|ip| covered(ip))
         .collect::<Vec<_>>()
         .into_iter();
 
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        blocked: uncovered,
+        ..Plan::default()
+    };
     let mut pending: Vec<Key> = desired.keys().cloned().collect();
     let mut parked: BTreeSet<Key> = BTreeSet::new();
     let mut guard = 0;
