@@ -368,6 +368,10 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                 step.clear_spec_ip = false;
                 step.set_annotations =
                     BTreeMap::from([(prefix.load_balancer_ips(), metallb::format_ip_list(&to))]);
+                if let Some(k) = shared_key(&key) {
+                    step.set_annotations
+                        .insert(prefix.allow_shared_ip(), k.to_string());
+                }
                 step.action = Action::Pin;
             }
             sim.move_to(&key, &to);
@@ -394,7 +398,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                 ))
             } else if registered && options.only.is_none() {
                 Some(format!(
-                    "{} is also held by registered {}/{}: two entries want one IP",
+                    "{} is held by registered {}/{}, which this plan cannot move first (`kubectl lbip status` shows why)",
                     ips_text(&ips),
                     squatter.0,
                     squatter.1
