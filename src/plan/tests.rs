@@ -393,3 +393,48 @@ fn entries_sharing_an_ip_get_the_sharing_key_and_do_not_block_each_other() {
         );
     }
 }
+
+mod shuffled {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// Whatever permutation of registry and spare addresses the Services hold, and
+        /// whatever unregistered squatters sit among them, the plan never targets an IP
+        /// someone else holds at that moment, and ends with every entry on its IP.
+        #[test]
+        fn any_shuffle_converges_without_targeting_a_held_ip(
+            perm in Just((0..16usize).collect::<Vec<_>>()).prop_shuffle(),
+            squatters in proptest::collection::vec(0..16usize, 0..3),
+            pinned_mask in proptest::collection::vec(any::<bool>(), 12),
+        ) {
+            let reg = registry();
+            // The 12 registry IPs plus 4 spare addresses in the pool.
+            let mut pool: Vec<String> = reg.services.iter().map(|e| e.primary_ip().unwrap().to_string()).collect();
+            pool.extend(["192.168.1.240", "192.168.1.241", "192.168.1.242", "192.168.1.243"].map(String::from));
+            let mut services = Vec::new();
+            let mut taken = std::collections::BTreeSet::new();
+            for (i, e) in reg.services.iter().enumerate() {
+                let ip = pool[perm[i]].clone();
+                taken.insert(ip.clone());
+                let ann: Vec<(&str, &str)> = if pinned_mask[i] { vec![("metallb.io/loadBalancerIPs", ip.as_str())] } else { vec![] };
+                services.push(svc(e.namespace(), e.name(), &[ip.as_str()], &ann));
+            }
+            for (n, idx) in squatters.iter().enumerate() {
+                let ip = pool[perm[12 + (idx % 4)]].clone();
+                if taken.insert(ip.clone()) {
+                    services.push(svc("demo", &format!("squatter-{n}"), &[ip.as_str()], &[]));
+                }
+            }
+            let observed = Observed::new(Scope::all(), services);
+            let p = plan(&reg, &observed, &PlanOptions::default());
+            prop_assert!(p.blocked.is_empty(), "{:?}", p.blocked);
+            let after = simulate(&observed, &p);
+            for row in analyze(&reg, &after).iter().filter(|r| r.registry_id.is_some()) {
+                prop_assert!(row.is_ok(), "{} is {}", row.key(), row.state_text());
+            }
+            prop_assert!(plan(&reg, &after, &PlanOptions::default()).steps.is_empty());
+        }
+    }
+}
