@@ -45,10 +45,29 @@ async fn list<K>(
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let lp = ListParams::default();
+    list_with(
+        conn,
+        scope_namespaces,
+        resource,
+        &ListParams::default(),
+        make,
+    )
+    .await
+}
+
+async fn list_with<K>(
+    conn: &Connection,
+    scope_namespaces: Option<&Vec<String>>,
+    resource: &str,
+    lp: &ListParams,
+    make: impl Fn(Option<&str>) -> Api<K>,
+) -> Result<Vec<K>, ClusterError>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     match scope_namespaces {
         None => make(None)
-            .list(&lp)
+            .list(lp)
             .await
             .map(|l| l.items)
             .map_err(|e| conn.error(e, Op::new("list", resource, None))),
@@ -56,7 +75,7 @@ where
             let mut out = Vec::new();
             for ns in namespaces {
                 let items = make(Some(ns))
-                    .list(&lp)
+                    .list(lp)
                     .await
                     .map_err(|e| conn.error(e, Op::new("list", resource, Some(ns))))?;
                 out.extend(items.items);
@@ -100,10 +119,18 @@ pub async fn observe(conn: &Connection, opts: &ObserveOptions) -> Result<Observe
         Err(e) => return Err(e),
     };
     if opts.events {
-        let events: Vec<Event> = list(conn, namespaces.as_ref(), "events", |ns| match ns {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        })
+        // Only events about Services: the server filters, so busy clusters stay cheap.
+        let about_services = ListParams::default().fields("involvedObject.kind=Service");
+        let events: Vec<Event> = list_with(
+            conn,
+            namespaces.as_ref(),
+            "events",
+            &about_services,
+            |ns| match ns {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            },
+        )
         .await?;
         observed.events = events.iter().filter_map(ObservedEvent::from_k8s).collect();
     }
