@@ -392,6 +392,18 @@ impl Run<'_> {
         {
             return f.to_string();
         }
+        // A document that did not parse: find the annotation by its text.
+        if parsed.is_none()
+            && let Some(at) = seg.find(HELM4_FILENAME_ANNOTATION)
+        {
+            let rest = &seg[at + HELM4_FILENAME_ANNOTATION.len()..];
+            let value = rest.lines().next().unwrap_or("");
+            let value = value.trim_start_matches(['"', '\'', ':', ' ']);
+            let value = value.trim_end_matches(['"', '\'', ' ', ',', '}']);
+            if !value.is_empty() {
+                return value.to_string();
+            }
+        }
         format!(
             "document {} at line {}",
             index + 1,

@@ -318,7 +318,7 @@ pub fn parse(text: &str) -> Result<Option<Doc<'_>>, ParseError> {
         match event {
             Event::Comment(_, placement) => {
                 let raw = &text[range.clone()];
-                builder.comment(raw, placement, range.start);
+                builder.comment(raw, placement);
             }
             Event::Anchor(id, _) => {
                 let name = &text[range.start + 1..range.end];
@@ -432,11 +432,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn comment(&mut self, raw: &'a str, placement: Placement, start: usize) {
+    fn comment(&mut self, raw: &'a str, placement: Placement) {
         if self.root_line_start.is_none() {
             return; // head comments, e.g. `# Source:`, are kept with the head text
         }
-        let _ = start;
         if placement == Placement::Right
             && let Some(node) = self.last_node_mut()
             && node.comment.is_none()
