@@ -20,7 +20,7 @@ fi
 export PATH="$venv/bin:$PATH"
 export LBIP_TEST_KUBECTL="$venv/bin/kubectl"
 export LBIP_TEST_ANSIBLE_BIN="$venv/bin"
-echo "==> tools: $(kubectl version --client 2>/dev/null | head -1); $(ansible-playbook --version | head -1)"
+echo "==> tools: $(kubectl version --client 2>/dev/null | sed -n 1p); $(ansible-playbook --version 2>/dev/null | sed -n 1p)"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -59,7 +59,6 @@ fn ansible_bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LBIP_TEST_ANSIBLE_BIN") {
         candidates.push(PathBuf::from(dir));
     }
-    candidates.push(PathBuf::from("/work/main/.venv/bin"));
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin"));
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path));
@@ -694,7 +693,9 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
         msg.starts_with("cannot load the Kubernetes configuration from broken-kubeconfig.yaml"),
         "{msg}"
     );
-    assert!(msg.contains("token: [REDACTED]"), "{msg}");
+    // The parser's message is kept (where the file is broken), its quoted lines are not.
+    assert!(msg.contains("failed to parse kubeconfig YAML"), "{msg}");
+    assert!(!msg.contains("token:"), "{msg}");
     let context = run.task("unknown context");
     assert_eq!(context["_status"], "failed");
     assert!(

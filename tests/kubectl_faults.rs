@@ -215,3 +215,33 @@ fn an_untrusted_certificate_names_server_context_and_the_tls_fix() {
     assert!(stderr.contains("certificate-authority(-data)"), "{stderr}");
     assert!(!stderr.contains("lbip-test-token"), "{stderr}");
 }
+
+#[test]
+fn a_kubeconfig_that_is_not_yaml_is_reported_without_its_token() {
+    // A broken kubeconfig: the YAML parser's own message quotes the lines around the
+    // problem, which here hold the token. lbip must say what is wrong and leak nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nusers:\n- name: default\n  user:\n    token: s3cr3t-token-value\n    client-key-data: [unclosed\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(lbip_bin())
+        .args(["cluster", "status", "--kubeconfig"])
+        .arg(&path)
+        .arg("-r")
+        .arg(example_registry())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot load the Kubernetes configuration from"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cr3t-token-value"), "{stderr}");
+    assert!(!stderr.contains("unclosed"), "{stderr}");
+    assert!(!stdout.contains("s3cr3t-token-value"), "{stdout}");
+}

@@ -1,6 +1,7 @@
 //! A kube-rs client from kubectl's flags (reference: kubectl plugin conventions).
 
 use super::error::{ClusterError, Op};
+use super::secrets;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use std::path::PathBuf;
@@ -48,14 +49,19 @@ pub async fn connect(opts: &KubeOptions) -> Result<Connection, ClusterError> {
         cluster: opts.cluster.clone(),
         user: opts.user.clone(),
     };
+    // A kubeconfig parse error quotes the file's lines, tokens included: `error_chain` keeps
+    // only the first line of each message, and every kubeconfig secret is stripped from it.
     let config_err = |e: &dyn std::error::Error| ClusterError::Config {
-        message: format!(
-            "cannot load the Kubernetes configuration{}: {}",
-            match &opts.kubeconfig {
-                Some(p) => format!(" from {}", p.display()),
-                None => String::new(),
-            },
-            super::error::error_chain(e)
+        message: secrets::redact_kubeconfig_secrets(
+            &format!(
+                "cannot load the Kubernetes configuration{}: {}",
+                match &opts.kubeconfig {
+                    Some(p) => format!(" from {}", p.display()),
+                    None => String::new(),
+                },
+                super::error::error_chain(e)
+            ),
+            opts.kubeconfig.as_deref(),
         ),
     };
     let (mut cfg, context) = match (&opts.kubeconfig, &opts.context) {

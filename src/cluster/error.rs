@@ -110,10 +110,16 @@ impl ClusterError {
 
 /// The error and its sources, `: `-joined (hyper and rustls put the useful part deep).
 pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
+    // Only the first line of each message: parser errors append a snippet of the input,
+    // which for a kubeconfig can hold a token.
+    let first_line = |e: &dyn std::error::Error| {
+        let text = e.to_string();
+        text.lines().next().unwrap_or_default().to_string()
+    };
+    let mut parts = vec![first_line(err)];
     let mut source = err.source();
     while let Some(s) = source {
-        let text = s.to_string();
+        let text = first_line(s);
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }

@@ -7,6 +7,7 @@ mod apply;
 mod connect;
 mod error;
 mod read;
+pub mod secrets;
 
 pub use apply::{AppliedStep, ApplyFailure, ApplyOptions, ApplyReport, Progress, apply};
 pub use connect::{Connection, KubeOptions, connect, install_crypto_provider};

@@ -29,8 +29,9 @@ pub enum EvictPolicy {
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     pub evict_unpinned: EvictPolicy,
-    /// Plan only for this Service (`namespace`, `name`) and the moves it needs (reassign).
-    pub only: Option<(String, String)>,
+    /// Plan only for these Services (`namespace`, `name`) and the moves they need
+    /// (reassign, the Ansible module's `services:`); `None` plans for every Service.
+    pub only: Option<BTreeSet<(String, String)>>,
     /// Targets that replace the registry's (reassign `--ip`).
     pub overrides: BTreeMap<(String, String), Vec<IpAddr>>,
 }
@@ -281,7 +282,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             continue;
         }
         if let Some(only) = &options.only
-            && only != key
+            && !only.contains(key)
         {
             continue;
         }

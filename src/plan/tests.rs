@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::registry::{Loaded, Registry};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 const EXAMPLE: &str = include_str!("../../examples/registry.yaml");
@@ -267,7 +267,7 @@ fn reassign_moves_the_registered_holder_to_a_free_address() {
     let observed = cluster(&[], vec![]);
     let key = ("mlflow".to_string(), "mlflow".to_string());
     let opts = PlanOptions {
-        only: Some(key.clone()),
+        only: Some(BTreeSet::from([key.clone()])),
         overrides: BTreeMap::from([(key, vec!["192.168.1.207".parse().unwrap()])]),
         ..Default::default()
     };

@@ -91,19 +91,15 @@ pub fn lbip(c: &TestCluster, registry: &Path, args: &[&str]) -> Run {
     }
 }
 
-/// kubectl for the dispatch tests: $LBIP_TEST_KUBECTL, the repo's or main's .venv, or PATH.
+/// kubectl for the dispatch tests: $LBIP_TEST_KUBECTL, the repo's .venv, or PATH.
 /// Panics (never skips) when none is found.
 pub fn kubectl() -> PathBuf {
     if let Ok(p) = std::env::var("LBIP_TEST_KUBECTL") {
         return PathBuf::from(p);
     }
-    for candidate in [
-        Path::new(REPO).join(".venv/bin/kubectl"),
-        PathBuf::from("/work/main/.venv/bin/kubectl"),
-    ] {
-        if candidate.exists() {
-            return candidate;
-        }
+    let candidate = Path::new(REPO).join(".venv/bin/kubectl");
+    if candidate.exists() {
+        return candidate;
     }
     if let Some(paths) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&paths) {

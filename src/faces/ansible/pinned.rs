@@ -31,9 +31,8 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
     result
 }
 
-/// One plan per named Service (the plan core plans for one Service or for all), or one plan
-/// for everything in scope. Each plan is computed from a fresh read, after the previous one
-/// was applied; in check mode all are computed from the first read.
+/// One plan for the named Services (and the moves they need), or for everything in scope,
+/// computed from one read and applied in order, exactly as `kubectl lbip apply` does.
 async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
     let conn = match cluster::connect(args).await {
         Ok(c) => c,
@@ -45,11 +44,6 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
         all_services: true,
         events: false,
         environment: false,
-    };
-    let targets: Vec<Option<ServiceKey>> = if selected.is_empty() {
-        vec![None]
-    } else {
-        selected.iter().cloned().map(Some).collect()
     };
     let apply_opts = ApplyOptions {
         timeout: args.timeout,
@@ -74,33 +68,18 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
         .flat_map(|s| s.findings.iter().cloned())
         .collect();
 
-    let mut planned: Vec<Step> = Vec::new();
+    let options = PlanOptions {
+        only: (!selected.is_empty()).then(|| selected.iter().cloned().collect()),
+        ..Default::default()
+    };
+    let plan = plan::plan(registry, &first, &options);
+    let planned: Vec<Step> = plan.steps.clone();
+    let blocked = plan.blocked.clone();
     let mut applied = Vec::new();
-    let mut blocked = Vec::new();
     let mut failure: Option<String> = None;
-    let mut observed = first.clone();
-    for (i, target) in targets.iter().enumerate() {
-        if i > 0 && !args.check_mode {
-            observed = match observe(&conn, &read).await {
-                Ok(o) => o,
-                Err(e) => {
-                    failure = Some(e.to_string());
-                    break;
-                }
-            };
-        }
-        let options = PlanOptions {
-            only: target.clone(),
-            ..Default::default()
-        };
-        let plan = plan::plan(registry, &observed, &options);
-        blocked.extend(plan.blocked.iter().cloned());
-        planned.extend(plan.steps.iter().cloned());
-        if args.check_mode || plan.steps.is_empty() {
-            continue;
-        }
+    if !args.check_mode && !plan.steps.is_empty() {
         let report = crate::cluster::apply(&conn, &plan, &apply_opts, &mut |_| {}).await;
-        applied.extend(report.applied.iter().cloned());
+        applied = report.applied;
         if let Some(f) = report.failed {
             failure = Some(format!(
                 "{} {} failed{}: {}",
@@ -113,7 +92,6 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
                 },
                 f.error
             ));
-            break;
         }
     }
 

@@ -82,7 +82,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
     }
     let key = (ns.to_string(), name.to_string());
     let options = PlanOptions {
-        only: Some(key.clone()),
+        only: Some(std::collections::BTreeSet::from([key.clone()])),
         overrides: BTreeMap::from([(key, vec![ip])]),
         ..Default::default()
     };
