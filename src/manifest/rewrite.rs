@@ -376,3 +376,71 @@ pub fn apply<'a>(doc: &Doc<'a>, svc: &mut Node<'a>, edits: &[Edit]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Loaded;
+
+    fn registry() -> Registry {
+        Loaded::from_text(include_str!("../../examples/registry.yaml"), "r.yaml")
+            .unwrap()
+            .require_valid()
+            .unwrap()
+    }
+
+    fn lb(name: &str, ns: Option<&str>) -> ServiceView {
+        ServiceView {
+            name: name.into(),
+            namespace: ns.map(str::to_string),
+            service_type: "LoadBalancer".into(),
+            ..ServiceView::default()
+        }
+    }
+
+    #[test]
+    fn a_registered_service_is_pinned_and_nothing_else_is_touched() {
+        let d = decide(&lb("mlflow", Some("mlflow")), &registry(), None);
+        assert_eq!(
+            d.edits,
+            [Edit::SetAnnotation {
+                key: "metallb.io/loadBalancerIPs".into(),
+                value: "192.168.1.215".into()
+            }]
+        );
+        assert!(d.warnings.is_empty() && d.problem.is_none());
+    }
+
+    #[test]
+    fn the_fallback_namespace_only_applies_without_metadata_namespace() {
+        let reg = registry();
+        let d = decide(&lb("seldon-mesh", None), &reg, Some("financial-inference"));
+        assert!(
+            matches!(&d.edits[0], Edit::SetAnnotation { value, .. } if value == "192.168.1.221")
+        );
+        let d = decide(
+            &lb("seldon-mesh", Some("seldon-system")),
+            &reg,
+            Some("financial-inference"),
+        );
+        assert!(
+            matches!(&d.edits[0], Edit::SetAnnotation { value, .. } if value == "192.168.1.202")
+        );
+        let d = decide(&lb("seldon-mesh", None), &reg, None);
+        assert!(
+            matches!(d.problem, Some(Problem::NamespaceUnknown { ref matches }) if matches.len() == 2)
+        );
+    }
+
+    #[test]
+    fn an_unregistered_cluster_ip_service_is_none_of_our_business() {
+        let mut v = lb("random", Some("apps"));
+        v.service_type = "ClusterIP".into();
+        assert_eq!(decide(&v, &registry(), None), Decision::default());
+        v.service_type = "LoadBalancer".into();
+        assert!(matches!(
+            decide(&v, &registry(), None).problem,
+            Some(Problem::Unpinned { .. })
+        ));
+    }
+}
