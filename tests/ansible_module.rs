@@ -1001,3 +1001,46 @@ fn pinning_a_registry_entry_that_is_not_deployed_changes_nothing_and_says_so() {
     );
     assert!(cluster.request_log().mutating().is_empty());
 }
+
+#[test]
+fn wait_false_returns_after_the_last_patch_without_waiting_for_it() {
+    use lbip_testcluster::Verb;
+    let cluster = stolen_ip_cluster();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            "    - name: pin without waiting\n      lbip: {{registry: lbip.yaml, kubeconfig: \"{kubeconfig}\", wait: no}}\n"
+        ),
+        &[],
+    );
+    let pin = run.task("pin without waiting");
+    assert_eq!(pin["changed"], true, "{pin}");
+    // Two steps: Seldon's scheduler is moved off .201 (waited for: MLflow needs .201 free),
+    // then MLflow is pinned to .201 (the last step: not waited for).
+    let log = cluster.request_log();
+    assert_eq!(log.count(Verb::Patch, "services"), 2, "{:?}", log.entries());
+    // A wait is a watch on the Service (kube-rs lists it first, then watches if needed).
+    let reads = |log: &lbip_testcluster::RequestLog| {
+        log.count(Verb::List, "services") + log.count(Verb::Watch, "services")
+    };
+    let waits_with = reads(&log);
+
+    // The same run with waiting (fresh cluster) reads once more: the wait for the last step.
+    let cluster = stolen_ip_cluster();
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            "    - name: pin and wait\n      lbip: {{registry: lbip.yaml, kubeconfig: \"{kubeconfig}\"}}\n"
+        ),
+        &[],
+    );
+    assert_eq!(run.task("pin and wait")["changed"], true);
+    let waits_all = reads(&cluster.request_log());
+    assert!(
+        waits_with >= 2 && waits_all == waits_with + 1,
+        "wait=no read Services {waits_with} time(s), wait=yes {waits_all}"
+    );
+    assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
+}

@@ -20,6 +20,9 @@ pub struct ApplyOptions {
     pub conflict_retries: u32,
     /// The registry's prefix (to recompute a step after a conflict).
     pub prefix: Prefix,
+    /// Wait for MetalLB after the last step too. Every earlier step is always waited for:
+    /// a later step may need the address it frees. `false` is Ansible's `wait: false`.
+    pub wait_for_last: bool,
 }
 
 /// What apply is doing, for a progress display.
@@ -90,7 +93,8 @@ pub async fn apply(
     for (index, step) in plan.steps.iter().enumerate() {
         progress(Progress::Patching { index, total, step });
         let started = Instant::now();
-        match apply_step(conn, step, opts, &mut versions, progress).await {
+        let wait = opts.wait_for_last || index + 1 < total;
+        match apply_step(conn, step, opts, wait, &mut versions, progress).await {
             Ok((assigned, conflicts)) => {
                 progress(Progress::Done {
                     step,
@@ -122,6 +126,7 @@ async fn apply_step(
     conn: &Connection,
     planned: &Step,
     opts: &ApplyOptions,
+    wait: bool,
     versions: &mut BTreeMap<String, String>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Vec<IpAddr>, u32), (bool, ClusterError)> {
@@ -175,6 +180,10 @@ async fn apply_step(
                 }
             }
         }
+    }
+    if !wait {
+        // Not waited for: report what the Service was asked to get.
+        return Ok((step.to.clone(), conflicts));
     }
     progress(Progress::Waiting { step: planned });
     let assigned = wait_for_ips(conn, &api, &step, opts.timeout)

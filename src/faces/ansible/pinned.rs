@@ -20,15 +20,7 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
         Ok(s) => s,
         Err(msg) => return ModuleResult::fail(msg),
     };
-    let mut result = cluster::block_on(pin(args, &registry, &selected)).with_findings(warnings);
-    if !args.wait {
-        result.warnings.push(
-            "wait=false is not honoured: lbip waits for MetalLB after each step, because the next \
-             step may need the address the previous one frees (timeout bounds the wait)"
-                .to_string(),
-        );
-    }
-    result
+    cluster::block_on(pin(args, &registry, &selected)).with_findings(warnings)
 }
 
 /// One plan for the named Services (and the moves they need), or for everything in scope,
@@ -49,6 +41,7 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
         timeout: args.timeout,
         conflict_retries: 3,
         prefix: registry.prefix,
+        wait_for_last: args.wait,
     };
 
     let first = match observe(&conn, &read).await {

@@ -93,6 +93,7 @@ pub(super) async fn execute(
         timeout: flags.timeout,
         conflict_retries: 3,
         prefix: ctx.registry.prefix,
+        wait_for_last: true,
     };
     let report = cluster::apply(&ctx.conn, plan, &opts, &mut show).await;
     let after = ctx.observe(false, false).await;
