@@ -4,38 +4,29 @@
 use super::args::ModuleArgs;
 use super::cluster::{self, ServiceKey};
 use super::result::ModuleResult;
-use super::valid_registry;
-use crate::cluster::{ObserveOptions, observe};
+use crate::cluster::ObserveOptions;
 use crate::diagnostic::Finding;
 use crate::plan::{self, ServiceStatus};
 use crate::registry::Registry;
 
 pub fn run(args: &ModuleArgs) -> ModuleResult {
-    let (registry, warnings, _path) = match valid_registry(args) {
-        Ok(r) => r,
+    let (registry, warnings, selected) = match cluster::prepare(args) {
+        Ok(p) => p,
         Err(failed) => return *failed,
-    };
-    let selected = match cluster::selected_services(&registry, args) {
-        Ok(s) => s,
-        Err(msg) => return ModuleResult::fail(msg),
     };
     cluster::block_on(check(args, &registry, &selected)).with_findings(warnings)
 }
 
 async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
-    let conn = match cluster::connect(args).await {
-        Ok(c) => c,
-        Err(failed) => return *failed,
-    };
     let read = ObserveOptions {
         scope: cluster::scope(args),
         all_services: false,
         events: true,
         environment: false,
     };
-    let observed = match observe(&conn, &read).await {
-        Ok(o) => o,
-        Err(e) => return ModuleResult::fail(e.to_string()),
+    let observed = match cluster::connect_and_observe(args, &read).await {
+        Ok((_conn, observed)) => observed,
+        Err(failed) => return *failed,
     };
     let rows: Vec<ServiceStatus> = plan::analyze(registry, &observed)
         .into_iter()

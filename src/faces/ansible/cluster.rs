@@ -27,6 +27,29 @@ pub fn block_on<F: Future<Output = ModuleResult>>(work: F) -> ModuleResult {
     }
 }
 
+/// What `pinned` and `checked` need before touching the cluster: a registry without lint
+/// errors (its warnings), and the Services the task names.
+pub fn prepare(
+    args: &ModuleArgs,
+) -> Result<(Registry, Vec<crate::diagnostic::Finding>, Vec<ServiceKey>), Box<ModuleResult>> {
+    let (registry, warnings, _path) = super::valid_registry(args)?;
+    let selected =
+        selected_services(&registry, args).map_err(|msg| Box::new(ModuleResult::fail(msg)))?;
+    Ok((registry, warnings, selected))
+}
+
+/// Connects and reads the cluster once, as `read` says.
+pub async fn connect_and_observe(
+    args: &ModuleArgs,
+    read: &cluster::ObserveOptions,
+) -> Result<(Connection, Observed), Box<ModuleResult>> {
+    let conn = connect(args).await?;
+    let observed = cluster::observe(&conn, read)
+        .await
+        .map_err(|e| Box::new(ModuleResult::fail(e.to_string())))?;
+    Ok((conn, observed))
+}
+
 /// Connects with the task's `kubeconfig`/`context` (else as kubectl does). The error is the
 /// cluster core's message, which never carries a token or key.
 pub async fn connect(args: &ModuleArgs) -> Result<Connection, Box<ModuleResult>> {

@@ -155,7 +155,7 @@ fn read_registry(args: &ModuleArgs) -> Result<Loaded, Box<ModuleResult>> {
 
 /// The registry, refused (like every face refuses it) when lint finds errors. The Ok side
 /// carries the registry's warnings for the result.
-fn valid_registry(
+pub(super) fn valid_registry(
     args: &ModuleArgs,
 ) -> Result<(registry::Registry, Vec<Finding>, String), Box<ModuleResult>> {
     let loaded = read_registry(args)?;

@@ -4,21 +4,16 @@
 use super::args::ModuleArgs;
 use super::cluster::{self, ServiceKey};
 use super::result::ModuleResult;
-use super::valid_registry;
-use crate::cluster::{ApplyOptions, ObserveOptions, observe};
+use crate::cluster::{ApplyOptions, ObserveOptions};
 use crate::diagnostic::Finding;
 use crate::plan::{self, PlanOptions, ServiceStatus, Step};
 use crate::registry::Registry;
 use serde_json::json;
 
 pub fn run(args: &ModuleArgs) -> ModuleResult {
-    let (registry, warnings, _path) = match valid_registry(args) {
-        Ok(r) => r,
+    let (registry, warnings, selected) = match cluster::prepare(args) {
+        Ok(p) => p,
         Err(failed) => return *failed,
-    };
-    let selected = match cluster::selected_services(&registry, args) {
-        Ok(s) => s,
-        Err(msg) => return ModuleResult::fail(msg),
     };
     cluster::block_on(pin(args, &registry, &selected)).with_findings(warnings)
 }
@@ -26,10 +21,6 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 /// One plan for the named Services (and the moves they need), or for everything in scope,
 /// computed from one read and applied in order, exactly as `kubectl lbip apply` does.
 async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
-    let conn = match cluster::connect(args).await {
-        Ok(c) => c,
-        Err(failed) => return *failed,
-    };
     let read = ObserveOptions {
         scope: cluster::scope(args),
         // Like `kubectl lbip apply`: see who holds an address in every namespace.
@@ -44,9 +35,9 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
         wait_for_last: args.wait,
     };
 
-    let first = match observe(&conn, &read).await {
-        Ok(o) => o,
-        Err(e) => return ModuleResult::fail(e.to_string()),
+    let (conn, first) = match cluster::connect_and_observe(args, &read).await {
+        Ok(c) => c,
+        Err(failed) => return *failed,
     };
     let in_task = |ns: &str, name: &str| {
         selected.is_empty() || selected.iter().any(|(n, m)| n == ns && m == name)
