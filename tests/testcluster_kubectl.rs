@@ -392,3 +392,133 @@ fn auth_rbac_and_faults_as_kubectl_reports_them() {
         TestCluster::start_blocking(Options::default().client_cert().seed_path(SEED)).unwrap();
     assert!(ok(&certs, &["get", "svc", "-n", "minio"]).contains("minio"));
 }
+
+/// The `testcluster` example as README's "try it" section starts it. `cargo test` builds the
+/// examples next to the test binaries (`target/debug/examples/`).
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug_dir = exe.parent().and_then(Path::parent).unwrap();
+    let example = debug_dir.join("examples").join("testcluster");
+    assert!(
+        example.is_file(),
+        "{} not built: run the tests with `cargo test` (which builds examples)",
+        example.display()
+    );
+    example
+}
+
+/// Kills the example server when the test ends, pass or fail.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_example_server_serves_the_seed_to_kubectl_from_a_shell() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(example_binary())
+        .arg("--seed")
+        .arg(SEED)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let served = Served(child);
+    let mut ready = String::new();
+    BufReader::new(stdout).read_line(&mut ready).unwrap();
+    assert!(
+        ready.starts_with("ready https://127.0.0.1:")
+            && ready
+                .trim_end()
+                .ends_with(&format!("kubeconfig={}", kubeconfig.display())),
+        "{ready}"
+    );
+
+    // Lists what the seed holds: mlflow drifted onto .203.
+    let out = kubectl(
+        &kubeconfig,
+        &["get", "svc", "-n", "mlflow", "mlflow", "-o", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        svc["status"]["loadBalancer"]["ingress"][0]["ip"],
+        "192.168.1.203"
+    );
+
+    // Annotates: the dashboard squats on .215, so pin it to its own .208 first, then MLflow.
+    for (ns, name, ip) in [
+        (
+            "kubernetes-dashboard",
+            "kubernetes-dashboard",
+            "192.168.1.208",
+        ),
+        ("mlflow", "mlflow", "192.168.1.215"),
+    ] {
+        let out = kubectl(
+            &kubeconfig,
+            &[
+                "annotate",
+                "svc",
+                name,
+                "-n",
+                ns,
+                &format!("metallb.io/loadBalancerIPs={ip}"),
+                "--overwrite",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = kubectl(
+        &kubeconfig,
+        &["get", "svc", "-n", "mlflow", "mlflow", "-o", "json"],
+    );
+    let svc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        svc["status"]["loadBalancer"]["ingress"][0]["ip"],
+        "192.168.1.215"
+    );
+
+    // Applies: a new Service in a new namespace gets the first free address.
+    let manifest = dir.path().join("whoami.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: whoami, namespace: demo}\nspec:\n  type: LoadBalancer\n  selector: {app: whoami}\n  ports: [{port: 80}]\n",
+    )
+    .unwrap();
+    let out = kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("service/whoami created"));
+    let out = kubectl(
+        &kubeconfig,
+        &["get", "svc", "-n", "demo", "whoami", "-o", "json"],
+    );
+    let svc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("192.168.1.2")),
+        "{svc}"
+    );
+    drop(served);
+}
