@@ -10,6 +10,7 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
     pool_overlaps(reg, &mut out);
     pools_vs_reserved(reg, &mut out);
     blocks_inside_pools(reg, &mut out);
+    block_overlaps(reg, &mut out);
     duplicate_names(
         &reg.pools.iter().map(|p| &p.ranges).collect::<Vec<_>>(),
         "pool",
@@ -110,6 +111,36 @@ fn pools_vs_reserved(reg: &Registry, out: &mut Vec<Finding>) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Blocks group services; an address in two blocks belongs to two groups, which makes the
+/// free counts and `lbip suggest --block` answers overlap. Legal, so only a warning.
+fn block_overlaps(reg: &Registry, out: &mut Vec<Finding>) {
+    let all: Vec<(&str, &Located<AddrRange>)> = reg
+        .blocks
+        .iter()
+        .flat_map(|b| b.addresses.iter().map(move |r| (b.name.value.as_str(), r)))
+        .collect();
+    for (i, (block, range)) in all.iter().enumerate() {
+        if let Some((other_block, other)) = all[..i]
+            .iter()
+            .find(|(name, o)| name != block && o.value.overlaps(&range.value))
+        {
+            out.push(
+                at(
+                    Finding::warning(
+                        "block-overlap",
+                        format!(
+                            "block `{block}` range `{}` overlaps block `{other_block}` (`{}`, line {}); an address in both counts for both",
+                            range.value, other.value, other.pos.line
+                        ),
+                    ),
+                    range,
+                )
+                .hint("make the blocks disjoint, so each address belongs to one group"),
+            );
         }
     }
 }
@@ -243,6 +274,14 @@ mod tests {
     fn a_block_outside_the_pools_is_an_error() {
         let text = "pools:\n  - name: a\n    addresses: [10.0.0.0/28]\nblocks:\n  - name: web\n    addresses: [\"10.0.0.8-10.0.0.20\"]\n";
         assert_eq!(found(text, "block-outside-pool"), [(6, 17, None)]);
+    }
+
+    #[test]
+    fn overlapping_blocks_are_a_warning_at_the_later_range() {
+        let text = "pools:\n  - name: a\n    addresses: [10.0.0.0/24]\nblocks:\n  - name: web\n    addresses: [10.0.0.0/28]\n  - name: db\n    addresses: [\"10.0.0.10-10.0.0.20\"]\n";
+        assert_eq!(found(text, "block-overlap"), [(8, 17, None)]);
+        let disjoint = text.replace("10.0.0.10-", "10.0.0.16-");
+        assert!(found(&disjoint, "block-overlap").is_empty());
     }
 
     #[test]
