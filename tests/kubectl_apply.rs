@@ -226,3 +226,32 @@ spec: {addresses: [10.20.0.0/20]}
     assert!(log.mutating().is_empty());
     eprintln!("status on 2000 Services: {elapsed:?}");
 }
+
+#[test]
+fn output_name_lists_services_like_kubectl_get_o_name() {
+    let c = cluster();
+    // grafana is registered but not deployed: no Service, so no name to print.
+    let reg = registry(&format!(
+        "{STORY_REGISTRY}  grafana: {{namespace: monitoring, ip: 192.168.1.207}}\n"
+    ));
+    c.create_service(pinned("minio", "minio", 9000, "192.168.1.200"))
+        .unwrap();
+    c.create_service(svc("seldon-system", "seldon-scheduler", 9002, json!({})))
+        .unwrap();
+    c.create_service(svc("mlflow", "mlflow", 5000, json!({})))
+        .unwrap();
+
+    let status = lbip(&c, &reg.path, &["status", "-o", "name"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert_eq!(
+        status.stdout,
+        "service/minio\nservice/mlflow\nservice/seldon-scheduler\n"
+    );
+    // check lists only what is not ok (minio is), still exiting 1.
+    let check = lbip(&c, &reg.path, &["check", "-o", "name"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert_eq!(check.stdout, "service/mlflow\nservice/seldon-scheduler\n");
+    let who = lbip(&c, &reg.path, &["who-has", "192.168.1.201", "-o", "name"]);
+    assert_eq!(who.code, 0, "{who:?}");
+    assert_eq!(who.stdout, "service/seldon-scheduler\n");
+}

@@ -29,6 +29,15 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
             };
             print!("{}", render::structured(&result, ctx.global.output));
         }
+        Output::Name => print!(
+            "{}",
+            render::names(
+                problems
+                    .iter()
+                    .filter(|r| !r.states.contains(&plan::State::Missing))
+                    .map(|r| r.name.as_str())
+            )
+        ),
         _ => {
             let width = problems
                 .iter()

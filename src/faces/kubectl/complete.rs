@@ -27,7 +27,9 @@ pub fn candidates(words: &[String]) -> Vec<String> {
         if let Some(prev) = words.len().checked_sub(2).and_then(|i| words.get(i))
             && matches!(prev.as_str(), "-o" | "--output")
         {
-            out = ["table", "wide", "json", "yaml"].map(String::from).to_vec();
+            out = ["table", "wide", "json", "yaml", "name"]
+                .map(String::from)
+                .to_vec();
         }
     } else {
         out.extend(cmd.get_subcommands().map(|s| s.get_name().to_string()));

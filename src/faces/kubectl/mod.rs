@@ -76,6 +76,9 @@ pub enum Output {
     Wide,
     Json,
     Yaml,
+    /// `service/<name>` per line, as `kubectl get -o name` (listing commands; the others
+    /// print their table)
+    Name,
 }
 
 #[derive(Debug, Subcommand)]

@@ -98,6 +98,14 @@ pub fn status_table(rows: &[ServiceStatus], wide: bool) -> String {
     table(&headers, &cells)
 }
 
+/// `service/<name>` lines, the way `kubectl get svc -o name` prints them.
+pub fn names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("service/{n}\n"))
+        .collect()
+}
+
 /// JSON or YAML of any result.
 pub fn structured<T: Serialize>(value: &T, output: Output) -> String {
     match output {

@@ -19,6 +19,12 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
                 render::status_table(&rows, ctx.global.output == Output::Wide)
             }
         }
+        // Registry entries without a Service have no name to print.
+        Output::Name => render::names(
+            rows.iter()
+                .filter(|r| !r.states.contains(&plan::State::Missing))
+                .map(|r| r.name.as_str()),
+        ),
         o => render::structured(&rows, o),
     };
     print!("{out}");

@@ -68,6 +68,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
     };
     match ctx.global.output {
         Output::Json | Output::Yaml => print!("{}", render::structured(&answer, ctx.global.output)),
+        Output::Name => print!(
+            "{}",
+            render::names(answer.services.iter().map(|h| h.name.as_str()))
+        ),
         _ => {
             let rows: Vec<Vec<String>> = answer
                 .services
