@@ -106,6 +106,24 @@ impl Reader {
         self.findings.last_mut().expect("just pushed")
     }
 
+    /// `<subject> must <requirement>, found <what the node is>` at the node, for entry `id`.
+    fn wrong_type(
+        &mut self,
+        node: &Node,
+        subject: &str,
+        requirement: &str,
+        id: Option<&str>,
+    ) -> &mut Finding {
+        let kind = node.value.kind();
+        let f = self.error(
+            node.pos,
+            "wrong-type",
+            format!("{subject} must {requirement}, found {kind}"),
+        );
+        f.id = id.map(str::to_string);
+        f
+    }
+
     /// Returns the entries of a mapping node, reporting keys outside `known`.
     fn mapping<'a>(
         &mut self,
@@ -116,12 +134,7 @@ impl Reader {
     ) -> Vec<&'a (Key, Node)> {
         let Value::Map(entries) = &node.value else {
             if node.value != Value::Null {
-                let kind = node.value.kind();
-                self.error(
-                    node.pos,
-                    "wrong-type",
-                    format!("{what} must be a mapping, found {kind}"),
-                );
+                self.wrong_type(node, what, "be a mapping", None);
             }
             return Vec::new();
         };
@@ -210,13 +223,8 @@ impl Reader {
         match &node.value {
             Value::Seq(items) => items.iter().collect(),
             Value::Null => Vec::new(),
-            other => {
-                let kind = other.kind();
-                self.error(
-                    node.pos,
-                    "wrong-type",
-                    format!("`{what}` must be a list, found {kind}"),
-                );
+            _ => {
+                self.wrong_type(node, &format!("`{what}`"), "be a list", None);
                 Vec::new()
             }
         }
@@ -225,14 +233,8 @@ impl Reader {
     fn string(&mut self, node: &Node, what: &str, id: Option<&str>) -> Option<String> {
         match &node.value {
             Value::Str(s) => Some(s.clone()),
-            other => {
-                let kind = other.kind();
-                let f = self.error(
-                    node.pos,
-                    "wrong-type",
-                    format!("`{what}` must be a string, found {kind}"),
-                );
-                f.id = id.map(str::to_string);
+            _ => {
+                self.wrong_type(node, &format!("`{what}`"), "be a string", id);
                 None
             }
         }
@@ -241,14 +243,8 @@ impl Reader {
     fn boolean(&mut self, node: &Node, what: &str, id: Option<&str>) -> bool {
         match &node.value {
             Value::Bool(b) => *b,
-            other => {
-                let kind = other.kind();
-                let f = self.error(
-                    node.pos,
-                    "wrong-type",
-                    format!("`{what}` must be true or false, found {kind}"),
-                );
-                f.id = id.map(str::to_string);
+            _ => {
+                self.wrong_type(node, &format!("`{what}`"), "be true or false", id);
                 false
             }
         }
@@ -357,11 +353,11 @@ impl Reader {
     fn services(&mut self, node: &Node) -> Vec<Entry> {
         let Value::Map(entries) = &node.value else {
             if node.value != Value::Null {
-                let kind = node.value.kind();
-                self.error(
-                    node.pos,
-                    "wrong-type",
-                    format!("`services` must be a mapping from registry id to entry, found {kind}"),
+                self.wrong_type(
+                    node,
+                    "`services`",
+                    "be a mapping from registry id to entry",
+                    None,
                 )
                 .hint = Some(
                     "write `services:` then `  mlflow: {namespace: mlflow, ip: 192.168.1.215}`"
@@ -535,13 +531,7 @@ impl Reader {
         let text = match node.value.scalar_text() {
             Some(t) => t,
             None => {
-                let kind = node.value.kind();
-                let f = self.error(
-                    node.pos,
-                    "wrong-type",
-                    format!("an IP address must be a string, found {kind}"),
-                );
-                f.id = Some(id.to_string());
+                self.wrong_type(node, "an IP address", "be a string", Some(id));
                 return None;
             }
         };
@@ -593,29 +583,15 @@ impl Reader {
                             labels.insert(k.name.clone(), text);
                         }
                         None => {
-                            let kind = v.value.kind();
-                            let f = self.error(
-                                v.pos,
-                                "wrong-type",
-                                format!(
-                                    "label `{}` must have a string value, found {kind}",
-                                    k.name
-                                ),
-                            );
-                            f.id = Some(id.to_string());
+                            let subject = format!("label `{}`", k.name);
+                            self.wrong_type(v, &subject, "have a string value", Some(id));
                         }
                     }
                 }
             }
             Value::Null => {}
-            other => {
-                let kind = other.kind();
-                let f = self.error(
-                    node.pos,
-                    "wrong-type",
-                    format!("`matchLabels` must be a mapping, found {kind}"),
-                );
-                f.id = Some(id.to_string());
+            _ => {
+                self.wrong_type(node, "`matchLabels`", "be a mapping", Some(id));
             }
         }
         Located::new(labels, node.pos)
