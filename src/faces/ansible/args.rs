@@ -455,15 +455,13 @@ fn duration_value(v: &Value) -> Result<OptionValue, String> {
 
 /// `fail`, `warn` or `allow`, as `lbip post-render --unpinned` takes them.
 fn unpinned_value(v: &Value) -> Result<OptionValue, String> {
-    const CHOICES: &str = "fail, warn, allow";
     match v {
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "fail" => Ok(OptionValue::Unpinned(Unpinned::Fail)),
-            "warn" => Ok(OptionValue::Unpinned(Unpinned::Warn)),
-            "allow" => Ok(OptionValue::Unpinned(Unpinned::Allow)),
-            other => Err(format!("must be one of {CHOICES}, got {other:?}")),
-        },
-        other => Err(format!("must be one of {CHOICES}, got {}", kind(other))),
+        Value::String(s) => s.parse().map(OptionValue::Unpinned),
+        other => Err(format!(
+            "must be one of {}, got {}",
+            Unpinned::NAMES.join(", "),
+            kind(other)
+        )),
     }
 }
 
