@@ -136,6 +136,22 @@ fn aliased_annotations_are_copied_so_each_service_gets_its_own_ip() {
 }
 
 #[test]
+fn pinning_an_anchored_node_does_not_leak_into_an_unregistered_alias() {
+    // The second Service is not in the registry and `--unpinned allow` lets it through
+    // untouched: it must not come out requesting the first Service's IP.
+    let input = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: mlflow\n    namespace: mlflow\n    annotations: &a\n      team: ml\n  spec: {type: LoadBalancer}\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: scratch\n    namespace: apps\n    annotations: *a\n  spec: {type: LoadBalancer}\n";
+    let (out, outcome) = run(input, &example(), &opts(Unpinned::Allow)).unwrap();
+    assert_eq!(outcome.unpinned, ["apps/scratch"]);
+    let v = json(&out);
+    assert_eq!(v["items"][0]["metadata"]["annotations"][PIN], "192.168.1.215");
+    assert_eq!(
+        v["items"][1]["metadata"]["annotations"],
+        serde_json::json!({"team": "ml"}),
+        "{out}"
+    );
+}
+
+#[test]
 fn shared_specs_merges_and_anchored_values_stay_what_they_were_elsewhere() {
     // A spec two Services share, a merge of shared annotations, and an anchored pin value a
     // ConfigMap in the same List also uses.

@@ -106,8 +106,9 @@ impl std::str::FromStr for Unpinned {
             "fail" => Ok(Unpinned::Fail),
             "warn" => Ok(Unpinned::Warn),
             "allow" => Ok(Unpinned::Allow),
-            other => Err(format!(
-                "must be one of {}, got {other:?}",
+            // The value is not echoed: a module's messages never quote option values.
+            _ => Err(format!(
+                "must be one of {}, got another string",
                 Unpinned::NAMES.join(", ")
             )),
         }
