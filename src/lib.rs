@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod diagnostic;
+pub mod duration;
 pub mod faces;
 pub mod manifest;
 pub mod metallb;

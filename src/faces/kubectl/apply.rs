@@ -29,14 +29,32 @@ pub struct Args {
     pub flags: ApplyFlags,
     /// Unregistered Services on IPs the registry needs: `pin` them to a free non-registry
     /// address first, or `skip` them (and report the entry they block)
-    #[arg(long, value_enum, default_value_t = EvictPolicy::Pin, value_name = "POLICY")]
-    pub evict_unpinned: EvictPolicy,
+    #[arg(long, value_enum, default_value_t = EvictArg::Pin, value_name = "POLICY")]
+    pub evict_unpinned: EvictArg,
+}
+
+/// `--evict-unpinned`: the command-line spelling of the planner's [`EvictPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvictArg {
+    /// Pin the squatter to a free address that no registry entry uses
+    Pin,
+    /// Never touch unregistered Services; report the entry they block
+    Skip,
+}
+
+impl From<EvictArg> for EvictPolicy {
+    fn from(arg: EvictArg) -> EvictPolicy {
+        match arg {
+            EvictArg::Pin => EvictPolicy::Pin,
+            EvictArg::Skip => EvictPolicy::Skip,
+        }
+    }
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
     let observed = ctx.observe(true, false).await?;
     let options = PlanOptions {
-        evict_unpinned: args.evict_unpinned,
+        evict_unpinned: args.evict_unpinned.into(),
         ..Default::default()
     };
     let plan = plan::plan(&ctx.registry, &observed, &options);

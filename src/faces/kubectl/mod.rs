@@ -99,37 +99,9 @@ pub enum Command {
     Import(import::Args),
 }
 
-/// A kubectl-style duration: `90`, `90s`, `2m`, `1h`, `1m30s`, `500ms`.
+/// `--timeout`/`--request-timeout`: the core's duration syntax (`90s`, `2m`, `1m30s`, `45`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (num, after) = rest.split_at(digits);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration (try 60s, 2m, 1h)"))?;
-        let secs = match unit {
-            "ms" => n / 1000.0,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => return Err(format!("`{text}` is not a duration (try 60s, 2m, 1h)")),
-        };
-        total += Duration::from_secs_f64(secs);
-        rest = next;
-    }
-    Ok(total)
+    crate::duration::parse(text)
 }
 
 /// A command's failure: the message for stderr (already explains what to do) and exit 2.
@@ -285,17 +257,6 @@ pub fn complete(args: Vec<OsString>) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_kubectls() {
-        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
-    }
 
     #[test]
     fn kubectl_flags_are_accepted_after_the_subcommand() {
