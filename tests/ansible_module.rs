@@ -590,7 +590,7 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
       ignore_errors: true
     - name: pin mlflow only
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: mlflow}}
-    - name: drift as change
+    - name: drift reported
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked, fail_on_drift: no}}
     - name: drift fails
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked}}
@@ -661,10 +661,34 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
             .contains("mlflow/mlflow -> 192.168.1.201")
     );
 
-    let drift = run.task("drift as change");
+    // Reporting drift changes nothing, so the task is ok and not changed; the drift stays
+    // visible in msg, drift, findings and a warning.
+    let drift = run.task("drift reported");
     assert_eq!(drift["_status"], "ok");
-    assert_eq!(drift["changed"], true);
+    assert_eq!(drift["changed"], false, "{drift}");
     assert_eq!(drift["drift"], 2);
+    assert!(
+        drift["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 2 Service(s) are not ok: "),
+        "{drift}"
+    );
+    assert!(
+        drift["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "stolen-ip"),
+        "{drift}"
+    );
+    assert!(
+        drift["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("drift: 2 of 2 Service(s) are not ok"),
+        "{drift}"
+    );
     let fails = run.task("drift fails");
     assert_eq!(fails["_status"], "failed");
     assert!(

@@ -1,5 +1,6 @@
 //! `state: checked`: drift reported like `kubectl lbip check`, from the same analysis.
-//! Read-only, so check mode changes nothing here.
+//! Read-only: it never reports `changed` (drift is a finding, not a change), and check mode
+//! changes nothing here either.
 
 use super::args::ModuleArgs;
 use super::cluster::{self, ServiceKey};
@@ -67,9 +68,9 @@ async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) 
         if args.fail_on_drift {
             ModuleResult::fail(msg)
         } else {
-            let mut r = ModuleResult::ok(msg);
-            r.changed = true;
-            r
+            // Reporting drift changes nothing: `changed` stays false (the drift is in `msg`,
+            // `drift` and `findings`, and a warning makes it visible in the play output).
+            ModuleResult::ok(msg.clone()).warn(format!("drift: {msg}"))
         }
     };
     result.findings = findings;
