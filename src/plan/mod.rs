@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod doctor;
+pub mod hints;
 pub mod import;
 pub mod observed;
 pub mod order;

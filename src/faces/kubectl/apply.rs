@@ -58,22 +58,28 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
         ..Default::default()
     };
     let plan = plan::plan(&ctx.registry, &observed, &options);
-    execute(ctx, &observed, &plan, &args.flags).await
+    let elsewhere = plan::hints::differing_elsewhere(&ctx.registry, &observed, &options);
+    execute(ctx, &observed, &plan, &elsewhere, &args.flags).await
 }
 
 #[derive(Serialize)]
 struct ApplyOutput<'a> {
     plan: &'a Plan,
+    /// Registered Services outside the namespaces apply acted in that differ from the
+    /// registry (`-A` would include them).
+    elsewhere: &'a [String],
     dry_run: bool,
     report: Option<&'a ApplyReport>,
     status: Vec<plan::ServiceStatus>,
 }
 
 /// Shows the plan, asks when appropriate, applies it and prints the final status.
+/// `elsewhere`: registered Services outside the scope that differ (said, never touched).
 pub(super) async fn execute(
     ctx: &Ctx,
     observed: &Observed,
     plan: &Plan,
+    elsewhere: &[String],
     flags: &ApplyFlags,
 ) -> Outcome {
     let structured = matches!(ctx.global.output, Output::Json | Output::Yaml);
@@ -83,12 +89,16 @@ pub(super) async fn execute(
         exit::FINDINGS
     };
     if !structured {
-        print!("{}", render::plan_diff(plan, observed));
+        print!("{}", render::plan_diff(plan, observed, &observed.scope));
+        if !elsewhere.is_empty() {
+            print!("{}", render::elsewhere_note(elsewhere, plan.is_empty()));
+        }
     }
     if flags.dry_run || plan.steps.is_empty() {
         if structured {
             let out = ApplyOutput {
                 plan,
+                elsewhere,
                 dry_run: flags.dry_run,
                 report: None,
                 status: plan::analyze(&ctx.registry, observed),
@@ -122,6 +132,7 @@ pub(super) async fn execute(
     if structured {
         let out = ApplyOutput {
             plan,
+            elsewhere,
             dry_run: false,
             report: Some(&report),
             status,

@@ -146,6 +146,23 @@ impl Ctx {
         };
         Ok(cluster::observe(&self.conn, &opts).await?)
     }
+    /// `; `kubectl lbip apply -A --dry-run` shows the fix`, with the scope the rows need (the
+    /// context's namespace, `-n`, or every namespace), or a note that apply fixes none.
+    pub fn fix_hint(&self, rows: &[crate::plan::ServiceStatus]) -> String {
+        let selected = (!self.global.all_namespaces)
+            .then_some(self.global.namespace.as_deref())
+            .flatten();
+        match crate::plan::hints::apply_scope_for(rows, &self.conn.default_namespace, selected) {
+            Some(scope) => format!(
+                "`kubectl lbip apply{} --dry-run` shows the fix",
+                scope.flags()
+            ),
+            None => {
+                "none of them is something `kubectl lbip apply` changes (see the findings' hints)"
+                    .to_string()
+            }
+        }
+    }
     pub fn kube_options(global: &Global) -> KubeOptions {
         KubeOptions {
             kubeconfig: global.kubeconfig.clone(),

@@ -131,11 +131,31 @@ pub fn findings(list: &[Finding]) -> String {
     out
 }
 
+/// Where a command acts, in words: `namespace mlflow`, `namespaces a, b`, `every namespace`.
+pub fn scope_text(scope: &crate::plan::Scope) -> String {
+    match &scope.namespaces {
+        None => "every namespace".to_string(),
+        Some(set) if set.len() == 1 => format!("namespace {}", set.iter().next().unwrap()),
+        Some(set) => format!(
+            "namespaces {}",
+            set.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// The plan as a readable diff: one block per step, in order.
-pub fn plan_diff(plan: &Plan, observed: &Observed) -> String {
+pub fn plan_diff(plan: &Plan, observed: &Observed, scope: &crate::plan::Scope) -> String {
     let mut out = String::new();
-    if plan.steps.is_empty() {
-        out.push_str("Nothing to do: every Service in scope matches the registry.\n");
+    if plan.steps.is_empty() && plan.blocked.is_empty() {
+        out.push_str(&format!(
+            "Nothing to do in {}: every Service there matches the registry.\n",
+            scope_text(scope)
+        ));
+    } else if plan.steps.is_empty() {
+        out.push_str(&format!(
+            "Nothing can be applied in {}:\n",
+            scope_text(scope)
+        ));
     } else {
         out.push_str(&format!(
             "Plan: {} step(s), in this order:\n",
@@ -152,6 +172,22 @@ pub fn plan_diff(plan: &Plan, observed: &Observed) -> String {
         ));
     }
     out
+}
+
+/// Registered Services outside the scope that differ from the registry: `apply -A` would
+/// include them. `only` says the scope itself had nothing to do.
+pub fn elsewhere_note(keys: &[String], only: bool) -> String {
+    const SHOWN: usize = 5;
+    let mut listed = keys[..keys.len().min(SHOWN)].join(", ");
+    if keys.len() > SHOWN {
+        listed.push_str(&format!(" and {} more", keys.len() - SHOWN));
+    }
+    let lead = if only { "" } else { "note: " };
+    let also = if only { "" } else { " also" };
+    format!(
+        "{lead}{} Service(s) in other namespaces{also} differ from the registry ({listed}): add -A (`kubectl lbip apply -A --dry-run` shows them)\n",
+        keys.len()
+    )
 }
 
 fn step_block(n: usize, step: &Step, observed: &Observed) -> String {

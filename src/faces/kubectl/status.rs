@@ -16,6 +16,14 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
                 eprintln!("No LoadBalancer Services or registry entries in scope.");
                 String::new()
             } else {
+                let not_ok = rows.iter().filter(|r| !r.is_ok()).count();
+                if not_ok > 0 {
+                    eprintln!(
+                        "{not_ok} of {} Service(s) are not ok; {}",
+                        rows.len(),
+                        ctx.fix_hint(&rows)
+                    );
+                }
                 render::status_table(&rows, ctx.global.output == Output::Wide)
             }
         }
