@@ -2,6 +2,7 @@
 //! plugin, an Ansible module and a CLI. The faces (in `faces`) only parse their input
 //! convention, call this library, and print in their output convention.
 
+pub mod atomic_file;
 pub mod cluster;
 pub mod diagnostic;
 pub mod duration;

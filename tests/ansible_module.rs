@@ -836,13 +836,45 @@ fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
         "{render}"
     );
 
+    // A dest that is a symlink into another directory, onto a 0600 file: the link stays, the
+    // file it points to is replaced with its mode (the same policy as `lbip export --write`).
+    std::fs::create_dir_all(p.path().join("elsewhere")).unwrap();
+    let real = p.path().join("elsewhere/linked.yaml");
+    std::fs::write(&real, "old\n").unwrap();
+    std::fs::set_permissions(&real, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("../elsewhere/linked.yaml", p.path().join("out/link.yaml")).unwrap();
     let run = p.play(
         &format!(
-            "{}{}    - name: rogue\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/rogue.yaml, dest: out/rogue.yaml}}\n      ignore_errors: true\n",
+            "{}{}    - name: rogue\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/rogue.yaml, dest: out/rogue.yaml}}\n      ignore_errors: true\n    - name: through a link\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/mlflow.yaml, dest: out/link.yaml, namespace: mlflow}}\n",
             task("render", ""),
             task("again", "")
         ),
         &[],
+    );
+    let linked = run.task("through a link");
+    assert_eq!(linked["changed"], true, "{linked}");
+    assert!(
+        std::fs::symlink_metadata(p.path().join("out/link.yaml"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced by a file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        p.read("out/mlflow.yaml")
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&real).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let beside: Vec<String> = std::fs::read_dir(p.path().join("elsewhere"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        beside,
+        vec!["linked.yaml"],
+        "a temporary file was left behind"
     );
     assert_eq!(run.task("render")["changed"], true);
     let again = run.task("again");
@@ -866,12 +898,13 @@ fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
         "{rogue}"
     );
     assert!(!p.path().join("out/rogue.yaml").exists());
-    // Nothing but the two manifests in out/: no temporary file left behind.
-    let names: Vec<String> = std::fs::read_dir(p.path().join("out"))
+    // Nothing but the manifest and the link in out/: no temporary file left behind.
+    let mut names: Vec<String> = std::fs::read_dir(p.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec!["mlflow.yaml"]);
+    names.sort();
+    assert_eq!(names, vec!["link.yaml", "mlflow.yaml"]);
 }
 
 /// Runs this test binary again, as a child running only `test`, with `LBIP_MODULE_CHILD`
