@@ -5,6 +5,7 @@
 //! fail carry `ignore_errors: true` so the rest still run. Results are read through Ansible's
 //! `json` stdout callback.
 
+use lbip_testcluster::Verb;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -1061,7 +1062,6 @@ fn pinning_a_registry_entry_that_is_not_deployed_changes_nothing_and_says_so() {
 
 #[test]
 fn wait_false_returns_after_the_last_patch_without_waiting_for_it() {
-    use lbip_testcluster::Verb;
     let cluster = stolen_ip_cluster();
     let p = Project::new();
     p.write("lbip.yaml", STOLEN_REGISTRY);
@@ -1100,4 +1100,174 @@ fn wait_false_returns_after_the_last_patch_without_waiting_for_it() {
         "wait=no read Services {waits_with} time(s), wait=yes {waits_all}"
     );
     assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
+}
+
+/// `certificate-authority-data` of a test cluster's kubeconfig.
+fn ca_data(c: &lbip_testcluster::TestCluster) -> String {
+    std::fs::read_to_string(c.kubeconfig_path())
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn context_selects_the_cluster_with_the_kubeconfig_option_and_with_kubeconfig_env() {
+    // Two servers told apart by their Services: MLflow runs only on `a`.
+    let a = stolen_ip_cluster();
+    let b = stolen_ip_cluster();
+    b.delete_service("mlflow", "mlflow").unwrap();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    p.write(
+        "kube/two.yaml",
+        &format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- {{name: a, cluster: {{server: '{}', certificate-authority-data: {}}}}}
+- {{name: b, cluster: {{server: '{}', certificate-authority-data: {}}}}}
+- {{name: dead, cluster: {{server: 'https://127.0.0.1:1'}}}}
+users:
+- {{name: alice, user: {{token: {TOKEN}}}}}
+contexts:
+- {{name: ctx-a, context: {{cluster: a, user: alice}}}}
+- {{name: ctx-b, context: {{cluster: b, user: alice}}}}
+- {{name: ctx-dead, context: {{cluster: dead, user: alice}}}}
+current-context: ctx-dead
+",
+            a.url(),
+            ca_data(&a),
+            b.url(),
+            ca_data(&b)
+        ),
+    );
+    let kc = p.path().join("kube/two.yaml").display().to_string();
+    let missing = p.path().join("kube/missing.yaml").display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: a by option
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kc}", context: ctx-a, state: checked, fail_on_drift: no}}
+      environment: {{KUBECONFIG: "{missing}"}}
+    - name: b by env
+      lbip: {{registry: lbip.yaml, context: ctx-b, state: checked, fail_on_drift: no}}
+      environment: {{KUBECONFIG: "{missing}:{kc}"}}
+    - name: current context by env
+      lbip: {{registry: lbip.yaml, state: checked}}
+      environment: {{KUBECONFIG: "{kc}"}}
+      ignore_errors: true
+    - name: unknown context by env
+      lbip: {{registry: lbip.yaml, context: nope, state: checked}}
+      environment: {{KUBECONFIG: "{kc}"}}
+      ignore_errors: true
+"#
+        ),
+        &[],
+    );
+    assert_no_token(&run);
+    let rows = |task: &str| -> Vec<(String, String)> {
+        run.task(task)["status"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{task}: {}", run.task(task)))
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["states"][0].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(run.task("a by option")["_status"], "ok");
+    assert!(
+        rows("a by option").contains(&("mlflow".into(), "drift".into())),
+        "{:?}",
+        rows("a by option")
+    );
+    assert_eq!(run.task("b by env")["_status"], "ok");
+    assert!(
+        rows("b by env").contains(&("mlflow".into(), "missing".into())),
+        "{:?}",
+        rows("b by env")
+    );
+    let dead = run.task("current context by env");
+    assert_eq!(dead["_status"], "failed");
+    assert!(
+        dead["msg"]
+            .as_str()
+            .unwrap()
+            .contains("https://127.0.0.1:1 (context ctx-dead)"),
+        "{dead}"
+    );
+    let nope = run.task("unknown context by env");
+    assert_eq!(nope["_status"], "failed");
+    assert!(
+        nope["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("context \"nope\" (option context) does not exist in $KUBECONFIG ("),
+        "{nope}"
+    );
+    assert!(a.request_log().count(Verb::List, "services") > 0);
+    assert!(b.request_log().count(Verb::List, "services") > 0);
+}
+
+#[test]
+fn secrets_of_every_kubeconfig_form_are_redacted_from_the_result() {
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let user_kubeconfig = |server: &str, user: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: \"{server}\"\nusers:\n- name: u\n  user:\n{user}contexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"
+        )
+    };
+    // An exec plugin that fails: kube-rs quotes its command with the environment.
+    p.write(
+        "kube/exec.yaml",
+        &user_kubeconfig(
+            "https://127.0.0.1:1",
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: [\"-c\", \"exit 1\"]\n      interactiveMode: Never\n      env:\n      - name: API_KEY\n        value: |\n          ansible-exec-secret-1\n",
+        ),
+    );
+    p.write(
+        "kube/url.yaml",
+        &user_kubeconfig(
+            "https://ops:ansible-url-pass@127.0.0.1:1/?access_token=ansible-url-token",
+            "    username: ops\n",
+        ),
+    );
+    let exec = p.path().join("kube/exec.yaml").display().to_string();
+    let url = p.path().join("kube/url.yaml").display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: exec by option
+      lbip: {{registry: lbip.yaml, kubeconfig: "{exec}", state: checked}}
+      ignore_errors: true
+    - name: url by env
+      lbip: {{registry: lbip.yaml, state: pinned, timeout: 5s}}
+      environment: {{KUBECONFIG: "{url}"}}
+      ignore_errors: true
+"#
+        ),
+        &[],
+    );
+    for (task, secrets) in [
+        ("exec by option", &["ansible-exec-secret-1"][..]),
+        ("url by env", &["ansible-url-pass", "ansible-url-token"]),
+    ] {
+        let r = run.task(task);
+        assert_eq!(r["_status"], "failed", "{r}");
+        let msg = r["msg"].as_str().unwrap();
+        assert!(msg.contains("[REDACTED]"), "{task}: {msg}");
+        for s in secrets {
+            assert!(
+                !run.stdout.contains(s) && !run.stderr.contains(s),
+                "{s} leaked: {}",
+                run.stdout
+            );
+        }
+    }
 }

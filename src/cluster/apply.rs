@@ -216,12 +216,7 @@ async fn wait_for_ips(
                 let err = match e {
                     W::InitialListFailed(k) => conn.error(k, op("list")),
                     W::WatchStartFailed(k) | W::WatchFailed(k) => conn.error(k, op("watch")),
-                    other => ClusterError::Unreachable {
-                        server: conn.server.clone(),
-                        context: conn.context.clone(),
-                        op: op("watch"),
-                        detail: super::error::error_chain(&other),
-                    },
+                    other => conn.unreachable(op("watch"), super::error::error_chain(&other)),
                 };
                 // A permission will not appear by waiting; a broken connection may heal.
                 let retry = matches!(err, ClusterError::Unreachable { .. });

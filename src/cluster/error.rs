@@ -44,6 +44,14 @@ impl fmt::Display for Op {
     }
 }
 
+/// The server and context a request went to, for messages.
+pub struct Target<'a> {
+    pub server: &'a str,
+    pub context: &'a str,
+    /// kubectl flags selecting the same entries (`--context prod`), for help lines.
+    pub kubectl_flags: &'a str,
+}
+
 #[derive(Debug)]
 pub enum ClusterError {
     /// The kubeconfig could not be read or has no usable context.
@@ -52,6 +60,8 @@ pub enum ClusterError {
     Unreachable {
         server: String,
         context: String,
+        /// kubectl flags selecting the same entries, for the `kubectl ... get --raw` hint.
+        kubectl_flags: String,
         op: Op,
         detail: String,
     },
@@ -62,8 +72,13 @@ pub enum ClusterError {
     },
     /// 409: the object changed since it was read.
     Conflict { op: Op },
-    /// Any other API error status.
-    Api { op: Op, code: u16, message: String },
+    /// Any other API error status; `retries` is how often it was retried in vain (429, 5xx).
+    Api {
+        op: Op,
+        code: u16,
+        message: String,
+        retries: u32,
+    },
     /// MetalLB did not report the expected IP in time.
     Timeout { what: String },
 }
@@ -72,16 +87,20 @@ impl ClusterError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ClusterError::Conflict { .. })
     }
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, ClusterError::Forbidden { .. })
+    }
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClusterError::Api { code: 404, .. })
     }
-    /// Maps a kube-rs error for `op`.
-    pub fn from_kube(err: kube::Error, op: Op, server: &str, context: &str) -> ClusterError {
+    /// Maps a kube-rs error for `op` sent to `target`; `retries`: how often the retry policy
+    /// resent the request before giving up (0 when it did not retry).
+    pub fn from_kube(err: kube::Error, op: Op, target: &Target, retries: u32) -> ClusterError {
         match err {
             kube::Error::Api(status) => match status.code {
                 403 => ClusterError::Forbidden {
                     op,
-                    context: context.to_string(),
+                    context: target.context.to_string(),
                     message: status.message.clone(),
                 },
                 409 => ClusterError::Conflict { op },
@@ -93,18 +112,80 @@ impl ClusterError {
                     } else {
                         status.message.clone()
                     },
+                    retries,
                 },
             },
             kube::Error::Auth(e) => ClusterError::Config {
-                message: format!("cannot authenticate to {server} (context {context}): {e}"),
+                message: format!(
+                    "cannot authenticate to {} (context {}): {}",
+                    target.server,
+                    target.context,
+                    error_chain(&e)
+                ),
             },
             other => ClusterError::Unreachable {
-                server: server.to_string(),
-                context: context.to_string(),
+                server: target.server.to_string(),
+                context: target.context.to_string(),
+                kubectl_flags: target.kubectl_flags.to_string(),
                 op,
                 detail: error_chain(&other),
             },
         }
+    }
+
+    /// The same error with every secret in `secrets` (and URL credentials) removed from its
+    /// text: transport errors and server messages may quote a URL or an auth plugin's output.
+    pub fn redacted(self, secrets: &[String]) -> ClusterError {
+        let r = |s: String| super::secrets::redact_text(&s, secrets);
+        match self {
+            ClusterError::Config { message } => ClusterError::Config {
+                message: r(message),
+            },
+            ClusterError::Unreachable {
+                server,
+                context,
+                kubectl_flags,
+                op,
+                detail,
+            } => ClusterError::Unreachable {
+                server: r(server),
+                context,
+                kubectl_flags,
+                op,
+                detail: r(detail),
+            },
+            ClusterError::Forbidden {
+                op,
+                context,
+                message,
+            } => ClusterError::Forbidden {
+                op,
+                context,
+                message: r(message),
+            },
+            ClusterError::Api {
+                op,
+                code,
+                message,
+                retries,
+            } => ClusterError::Api {
+                op,
+                code,
+                message: r(message),
+                retries,
+            },
+            ClusterError::Timeout { what } => ClusterError::Timeout { what: r(what) },
+            other @ ClusterError::Conflict { .. } => other,
+        }
+    }
+}
+
+/// `kubectl <flags> <rest>`, without a double space when there are no flags.
+pub fn kubectl_command(flags: &str, rest: &str) -> String {
+    if flags.is_empty() {
+        format!("kubectl {rest}")
+    } else {
+        format!("kubectl {flags} {rest}")
     }
 }
 
@@ -138,6 +219,7 @@ impl fmt::Display for ClusterError {
             ClusterError::Unreachable {
                 server,
                 context,
+                kubectl_flags,
                 op,
                 detail,
             } => {
@@ -148,7 +230,8 @@ impl fmt::Display for ClusterError {
                 };
                 write!(
                     f,
-                    "cannot reach the Kubernetes API server {server} (context {context}) to {op}: {detail}\n  = help: {help}; `kubectl --context {context} get --raw /version` should work too"
+                    "cannot reach the Kubernetes API server {server} (context {context}) to {op}: {detail}\n  = help: {help}; `{}` should work too",
+                    kubectl_command(kubectl_flags, "get --raw /version")
                 )
             }
             ClusterError::Forbidden {
@@ -170,8 +253,17 @@ impl fmt::Display for ClusterError {
                 f,
                 "conflict: the object changed while lbip worked ({op}); rerun the command"
             ),
-            ClusterError::Api { op, code, message } => {
-                write!(f, "the API server refused to {op}: HTTP {code}: {message}")
+            ClusterError::Api {
+                op,
+                code,
+                message,
+                retries,
+            } => {
+                write!(f, "the API server refused to {op}: HTTP {code}: {message}")?;
+                if *retries > 0 {
+                    write!(f, " (still so after {retries} retries with backoff)")?;
+                }
+                Ok(())
             }
             ClusterError::Timeout { what } => write!(f, "{what}"),
         }

@@ -6,7 +6,9 @@
 mod apply;
 mod connect;
 mod error;
+pub mod kubeconfig;
 mod read;
+pub mod retry;
 pub mod secrets;
 
 pub use apply::{AppliedStep, ApplyFailure, ApplyOptions, ApplyReport, Progress, apply};

@@ -56,6 +56,7 @@ pub async fn connect(args: &ModuleArgs) -> Result<Connection, Box<ModuleResult>>
     let opts = KubeOptions {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
+        names: crate::cluster::kubeconfig::FlagNames::ANSIBLE,
         ..Default::default()
     };
     cluster::connect(&opts)

@@ -170,6 +170,7 @@ impl Ctx {
             cluster: global.cluster.clone(),
             user: global.user.clone(),
             request_timeout: global.request_timeout.filter(|d| !d.is_zero()),
+            names: cluster::kubeconfig::FlagNames::KUBECTL,
         }
     }
 }
