@@ -87,6 +87,14 @@ impl ClusterError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ClusterError::Conflict { .. })
     }
+    /// The first line of the message (what happened, without the help).
+    pub fn summary(&self) -> String {
+        self.to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
     pub fn is_forbidden(&self) -> bool {
         matches!(self, ClusterError::Forbidden { .. })
     }

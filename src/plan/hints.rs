@@ -68,6 +68,16 @@ pub fn apply_scope_for(
     })
 }
 
+/// What every face says when the IPAddressPools could not be read (a 403): the command goes
+/// on, but nothing is checked against the cluster's pools.
+pub fn pools_unknown(observed: &Observed) -> Option<String> {
+    observed.pools_unreadable.as_ref().map(|why| {
+        format!(
+            "pools unknown: {why}; pool names are not shown and no IP is checked against the cluster's IPAddressPools (grant verb `list` on resource `ipaddresspools.metallb.io`, README: \"RBAC\")"
+        )
+    })
+}
+
 /// `namespace/name` of the registered Services outside `observed.scope`'s namespaces that an
 /// apply over every namespace would change or report as blocked (`observed` must hold the
 /// Services of every namespace, as apply reads them). The label selector is kept.

@@ -311,8 +311,10 @@ pub struct Observed {
     /// Every Service read (LoadBalancer or not); may cover more than `scope` so that
     /// squatters in other namespaces are seen, but only Services in scope are changed.
     pub services: Vec<ObservedService>,
-    /// `None` when the MetalLB CRDs are not installed.
+    /// `None` when the MetalLB CRDs are not installed, or the pools could not be read.
     pub pools: Option<Vec<ObservedPool>>,
+    /// Why the pools could not be read (a 403), when so: commands then say "pools unknown".
+    pub pools_unreadable: Option<String>,
     pub advertisements: Vec<ObservedAdvertisement>,
     pub events: Vec<ObservedEvent>,
     /// Filled by the doctor's extra reads.
@@ -327,6 +329,7 @@ impl Observed {
             scope,
             services,
             pools: None,
+            pools_unreadable: None,
             advertisements: Vec::new(),
             events: Vec::new(),
             metallb: None,

@@ -481,6 +481,11 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             }
         }
     }
+    if observed.pools_unreadable.is_some() && !plan.steps.is_empty() {
+        plan.warnings.push(
+            "the cluster's IPAddressPools could not be read, so lbip cannot verify that the addresses it moves Services to are in a pool (it trusts the registry's pools); MetalLB refuses an address no pool covers and the Service moved there loses its IP".to_string(),
+        );
+    }
     // MetalLB hands a freed IP to a pending Service at once. A pending Service that requests
     // nothing could take an address this plan frees before its owner is moved in.
     let frees = plan

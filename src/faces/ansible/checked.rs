@@ -19,12 +19,10 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 }
 
 async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
-    let read = ObserveOptions {
-        scope: cluster::scope(args),
-        all_services: false,
-        events: true,
-        environment: false,
-    };
+    // The same reads as `kubectl lbip check`.
+    let read = ObserveOptions::new(cluster::scope(args))
+        .pools()
+        .events(true);
     let observed = match cluster::connect_and_observe(args, &read).await {
         Ok((_conn, observed)) => observed,
         Err(failed) => return *failed,
@@ -74,6 +72,9 @@ async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) 
         }
     };
     result.findings = findings;
+    result
+        .warnings
+        .extend(crate::plan::hints::pools_unknown(&observed));
     let drift = problems.len();
     // The per-Service rows are for `register:` users; a failed task shows findings instead,
     // which keeps Ansible's failure output readable.

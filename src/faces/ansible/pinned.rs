@@ -21,13 +21,10 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 /// One plan for the named Services (and the moves they need), or for everything in scope,
 /// computed from one read and applied in order, exactly as `kubectl lbip apply` does.
 async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
-    let read = ObserveOptions {
-        scope: cluster::scope(args),
-        // Like `kubectl lbip apply`: see who holds an address in every namespace.
-        all_services: true,
-        events: false,
-        environment: false,
-    };
+    // Like `kubectl lbip apply`: see who holds an address in every namespace; no events.
+    let read = ObserveOptions::new(cluster::scope(args))
+        .all_services()
+        .pools();
     let apply_opts = ApplyOptions {
         timeout: args.timeout,
         conflict_retries: 3,
@@ -120,6 +117,10 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
     };
     result.changed = changed;
     result.findings = findings;
+    result.warnings.extend(plan.warnings.iter().cloned());
+    result
+        .warnings
+        .extend(crate::plan::hints::pools_unknown(&first));
     result.steps = planned
         .iter()
         .map(|s| serde_json::to_value(s).unwrap_or_default())

@@ -52,7 +52,8 @@ impl From<EvictArg> for EvictPolicy {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
-    let observed = ctx.observe(true, false).await?;
+    // Who holds an IP anywhere, and the pools; apply needs no Events.
+    let observed = ctx.observe(|r| r.all_services().pools()).await?;
     let options = PlanOptions {
         evict_unpinned: args.evict_unpinned.into(),
         ..Default::default()
@@ -88,6 +89,9 @@ pub(super) async fn execute(
     } else {
         exit::FINDINGS
     };
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
     if !structured {
         print!("{}", render::plan_diff(plan, observed, &observed.scope));
         if !elsewhere.is_empty() {
@@ -124,7 +128,7 @@ pub(super) async fn execute(
         wait_for_last: true,
     };
     let report = cluster::apply(&ctx.conn, plan, &opts, &mut show).await;
-    let after = ctx.observe(false, false).await;
+    let after = ctx.observe(|r| r.pools().events(ctx.shows_events())).await;
     let status = match &after {
         Ok(o) => plan::analyze(&ctx.registry, o),
         Err(_) => Vec::new(),

@@ -19,7 +19,8 @@ struct CheckResult<'a> {
 }
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
-    let observed = ctx.observe(false, false).await?;
+    // Events explain pending Services in the findings check prints.
+    let observed = ctx.observe(|r| r.pools().events(true)).await?;
     let rows = plan::analyze(&ctx.registry, &observed);
     let problems: Vec<&plan::ServiceStatus> = rows.iter().filter(|r| !r.is_ok()).collect();
     match ctx.global.output {

@@ -132,19 +132,30 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Reads the cluster for `scope` (one LIST per kind).
+    /// Reads the cluster for `scope`: Services, plus what `reads` adds (one paginated LIST
+    /// per kind). A 403 on IPAddressPools is said on stderr: the command goes on with the
+    /// pools unknown.
     pub async fn observe(
         &self,
-        all_services: bool,
-        environment: bool,
+        reads: impl FnOnce(ObserveOptions) -> ObserveOptions,
     ) -> Result<Observed, Failure> {
-        let opts = ObserveOptions {
-            scope: self.scope.clone(),
-            all_services,
-            events: true,
-            environment,
-        };
-        Ok(cluster::observe(&self.conn, &opts).await?)
+        let opts = reads(ObserveOptions::new(self.scope.clone()));
+        let observed = cluster::observe(&self.conn, &opts).await?;
+        // Said once, also when a command reads twice (apply reads again for its status).
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if let Some(warning) = crate::plan::hints::pools_unknown(&observed)
+            && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            eprintln!("warning: {warning}");
+        }
+        Ok(observed)
+    }
+    /// Whether the output shows MetalLB's events (the wide table, JSON and YAML do).
+    pub fn shows_events(&self) -> bool {
+        matches!(
+            self.global.output,
+            Output::Wide | Output::Json | Output::Yaml
+        )
     }
     /// `; `kubectl lbip apply -A --dry-run` shows the fix`, with the scope the rows need (the
     /// context's namespace, `-n`, or every namespace), or a note that apply fixes none.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ use crate::faults::{FaultAction, Hooks, LoggedRequest, RequestLog, Verb};
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceDef};
 use crate::selector::{FieldSelector, Selector};
-use crate::{discovery, table};
+use crate::{discovery, paging, table};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
@@ -39,6 +40,9 @@ pub(crate) struct Shared {
     pub token: String,
     /// The user named in Forbidden messages.
     pub user: String,
+    /// Continue tokens older than this resourceVersion are expired (`410`), besides those
+    /// older than the kept history; raised by `TestCluster::expire_continue_tokens`.
+    pub continue_floor: AtomicU64,
 }
 
 /// Returned by a handler to make hyper close the connection without a response.
@@ -328,6 +332,8 @@ fn injected(code: u16) -> ApiError {
         429 => ApiError::too_many_requests(1),
         401 => ApiError::unauthorized(),
         404 => ApiError::new(404, "NotFound", "injected fault: not found"),
+        // What a real server answers for a continue token older than its history.
+        410 => ApiError::new(410, "Expired", paging::EXPIRED),
         c => ApiError::new(c, "InternalError", "injected fault: internal error"),
     }
 }
@@ -433,17 +439,36 @@ fn dispatch(
                         .into_iter()
                         .filter(|o| label.matches_object(o) && field.matches(o))
                         .collect();
-                    let rv = state.store.resource_version();
-                    if table::wanted(accept) {
-                        return ok(table::table(def, &items, rv));
-                    }
-                    let items = items.into_iter().cloned().collect();
-                    ok(list_json(
-                        &def.api_version(),
-                        &format!("{}List", def.kind),
-                        rv,
+                    let filtered = q.get("labelSelector").is_some_and(|s| !s.is_empty())
+                        || q.get("fieldSelector").is_some_and(|s| !s.is_empty());
+                    let expired_below = state
+                        .store
+                        .compacted_before()
+                        .max(shared.continue_floor.load(Ordering::Relaxed));
+                    let page = paging::page(
                         items,
-                    ))
+                        q,
+                        state.store.resource_version(),
+                        expired_below,
+                        filtered,
+                    )?;
+                    let mut list = if table::wanted(accept) {
+                        table::table(def, &page.items, page.resource_version)
+                    } else {
+                        list_json(
+                            &def.api_version(),
+                            &format!("{}List", def.kind),
+                            page.resource_version,
+                            page.items.into_iter().cloned().collect(),
+                        )
+                    };
+                    if let Some(t) = page.continue_token {
+                        list["metadata"]["continue"] = json!(t);
+                    }
+                    if let Some(n) = page.remaining {
+                        list["metadata"]["remainingItemCount"] = json!(n);
+                    }
+                    ok(list)
                 }
                 (Verb::Watch, ns, _) => watch(shared, def, ns, q, table::wanted(accept)),
                 (Verb::Get, Some(ns), Some(name)) => {

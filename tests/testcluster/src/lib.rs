@@ -16,6 +16,7 @@ mod events;
 mod faults;
 mod http;
 pub mod metallb;
+mod paging;
 mod patch;
 mod resources;
 mod seed;
@@ -221,6 +222,7 @@ impl TestCluster {
             log: RequestLog::default(),
             token,
             user: opts.user.clone(),
+            continue_floor: Default::default(),
         });
         let (stop, stopped) = oneshot::channel();
         let serve = http::serve(listener, pki.server_config()?, shared.clone(), stopped);
@@ -260,6 +262,15 @@ impl TestCluster {
             namespace: namespace.map(str::to_string),
         };
         self.shared.hooks.lock().unwrap().deny(d);
+    }
+
+    /// Expires every continue token handed out so far: the next page asked for with one gets
+    /// `410 Expired`, as after an etcd compaction.
+    pub fn expire_continue_tokens(&self) {
+        let rv = self.resource_version() + 1;
+        self.shared
+            .continue_floor
+            .store(rv, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Removes all faults and denials.

@@ -219,10 +219,15 @@ impl Store {
         self.tx.subscribe()
     }
 
+    /// The oldest resourceVersion still in the kept history: watches and continue tokens
+    /// from before it are expired (as after an etcd compaction).
+    pub fn compacted_before(&self) -> u64 {
+        self.history.front().map_or(self.rv, |e| e.rv - 1)
+    }
+
     /// Changes after `rv`, or `None` when that version is older than the kept history.
     pub fn since(&self, rv: u64) -> Option<Vec<Arc<WatchEvent>>> {
-        let oldest_known = self.history.front().map_or(self.rv, |e| e.rv - 1);
-        if rv < oldest_known {
+        if rv < self.compacted_before() {
             return None;
         }
         Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
