@@ -14,7 +14,7 @@ pub struct ApiError {
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u32>,
     /// `metadata.continue` of the Status (a fresh token with `410 Expired` on a list).
-    pub continue_token: Option<String>,
+    pub continue_token: Option<Box<str>>,
 }
 
 impl ApiError {

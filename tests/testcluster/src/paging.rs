@@ -71,7 +71,7 @@ pub fn page<'a>(
             })?;
             if token_rv < expired_below {
                 let mut e = ApiError::new(410, "Expired", EXPIRED);
-                e.continue_token = Some(token(rv, &start));
+                e.continue_token = Some(token(rv, &start).into());
                 return Err(e);
             }
             (token_rv, start)
