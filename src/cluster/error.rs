@@ -81,6 +81,8 @@ pub enum ClusterError {
     },
     /// MetalLB did not report the expected IP in time.
     Timeout { what: String },
+    /// The cluster changed under an apply in a way it could not plan around.
+    Changed { what: String },
 }
 
 impl ClusterError {
@@ -183,6 +185,7 @@ impl ClusterError {
                 retries,
             },
             ClusterError::Timeout { what } => ClusterError::Timeout { what: r(what) },
+            ClusterError::Changed { what } => ClusterError::Changed { what: r(what) },
             other @ ClusterError::Conflict { .. } => other,
         }
     }
@@ -273,7 +276,7 @@ impl fmt::Display for ClusterError {
                 }
                 Ok(())
             }
-            ClusterError::Timeout { what } => write!(f, "{what}"),
+            ClusterError::Timeout { what } | ClusterError::Changed { what } => write!(f, "{what}"),
         }
     }
 }

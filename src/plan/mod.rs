@@ -10,7 +10,10 @@ pub mod order;
 
 pub use analyze::{ServiceStatus, State, analyze};
 pub use observed::{LabelSelector, Observed, ObservedService, Scope};
-pub use order::{Action, Blocked, EvictPolicy, Plan, PlanOptions, Step, plan};
+pub use order::{
+    Action, Blocked, EvictPolicy, Plan, PlanOptions, Step, plan, revert_step, step_moves,
+    target_holders,
+};
 
 #[cfg(test)]
 mod tests;

@@ -137,6 +137,27 @@ impl Step {
     }
 }
 
+/// The step that moves `step`'s Service back to the IPs it had before `step` (`step.from`),
+/// built against its current object: used when MetalLB took its IP away because the target
+/// was taken meanwhile, so that it gets its old address back instead of staying without one.
+pub fn revert_step(step: &Step, fresh: &ObservedService, prefix: Prefix) -> Step {
+    let shared_key = step.set_annotations.get(&prefix.allow_shared_ip());
+    let mut back = build_step(
+        fresh,
+        &step.from,
+        Action::Pin,
+        prefix,
+        shared_key.map(String::as_str),
+        format!(
+            "back to {}: {} was taken meanwhile",
+            ips_text(&step.from),
+            ips_text(&step.to)
+        ),
+    );
+    back.action = Action::Pin;
+    back
+}
+
 /// A Service the plan cannot bring to the registry, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Blocked {
@@ -243,6 +264,38 @@ impl Sim<'_> {
         self.assigned.insert(key.clone(), to.to_vec());
         self.requested.insert(key.clone(), to.to_vec());
     }
+}
+
+/// Whether applying `step` changes what its Service requests, so that a target taken in the
+/// meantime would cost the Service its IP (MetalLB releases the old one at once).
+pub fn step_moves(step: &Step) -> bool {
+    !step.is_noop_patch() && step.to != step.from
+}
+
+/// `namespace/name` of the Services other than the step's own that hold or request one of
+/// its target IPs in `observed`, leaving out those the registry lets share it (the same
+/// `sharedKey`). Empty means the step can go ahead; anything else means the cluster changed
+/// since the plan was made and the step would leave its Service without an IP.
+pub fn target_holders(registry: &Registry, observed: &Observed, step: &Step) -> Vec<String> {
+    let reader = observed.reader();
+    let shared_key = |ns: &str, name: &str| registry.lookup(ns, name).and_then(|e| e.shared_key());
+    let mine = shared_key(&step.namespace, &step.name);
+    let mut out: Vec<String> = observed
+        .load_balancers()
+        .filter(|s| !(s.namespace == step.namespace && s.name == step.name))
+        .filter(|s| mine.is_none() || shared_key(&s.namespace, &s.name) != mine)
+        .filter(|s| {
+            s.assigned
+                .iter()
+                .copied()
+                .chain(s.requested_ips(reader))
+                .any(|ip| step.to.contains(&ip))
+        })
+        .map(ObservedService::key)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Computes the ordered steps that bring every Service in scope to the registry.
@@ -425,12 +478,23 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             };
             match (refuse, target) {
                 (None, Some(to)) => {
-                    let reason = format!(
-                        "free {} for {}/{}",
-                        ips_text(&sim.assigned[&squatter]),
-                        key.0,
-                        key.1
-                    );
+                    let reason = if sim.assigned[&squatter].is_empty() {
+                        // A pending Service that asks for the address: it would get it the
+                        // moment it is free.
+                        format!(
+                            "stop requesting {}, which {}/{} needs",
+                            ips_text(&ips),
+                            key.0,
+                            key.1
+                        )
+                    } else {
+                        format!(
+                            "free {} for {}/{}",
+                            ips_text(&sim.assigned[&squatter]),
+                            key.0,
+                            key.1
+                        )
+                    };
                     let mut step = build_step(holder, &to, Action::Evict, prefix, None, reason);
                     step.from = sim.assigned[&squatter].clone();
                     sim.move_to(&squatter, &to);

@@ -2,7 +2,7 @@
 //! a safe order and waits for MetalLB to confirm each IP.
 
 use super::{Ctx, Failure, Outcome, Output, parse_duration, render};
-use crate::cluster::{self, ApplyOptions, ApplyReport, Progress};
+use crate::cluster::{self, ApplyOptions, ApplyReport, Progress, Replanner};
 use crate::faces::exit;
 use crate::plan::{self, EvictPolicy, Observed, Plan, PlanOptions};
 use serde::Serialize;
@@ -60,7 +60,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
     };
     let plan = plan::plan(&ctx.registry, &observed, &options);
     let elsewhere = plan::hints::differing_elsewhere(&ctx.registry, &observed, &options);
-    execute(ctx, &observed, &plan, &elsewhere, &args.flags).await
+    execute(ctx, &observed, &plan, &options, &elsewhere, &args.flags).await
 }
 
 #[derive(Serialize)]
@@ -75,16 +75,18 @@ struct ApplyOutput<'a> {
 }
 
 /// Shows the plan, asks when appropriate, applies it and prints the final status.
+/// `options` are the plan's (apply plans the rest again with them when the cluster changes);
 /// `elsewhere`: registered Services outside the scope that differ (said, never touched).
 pub(super) async fn execute(
     ctx: &Ctx,
     observed: &Observed,
     plan: &Plan,
+    options: &PlanOptions,
     elsewhere: &[String],
     flags: &ApplyFlags,
 ) -> Outcome {
     let structured = matches!(ctx.global.output, Output::Json | Output::Yaml);
-    let blocked_code = if plan.blocked.is_empty() {
+    let mut blocked_code = if plan.blocked.is_empty() {
         exit::OK
     } else {
         exit::FINDINGS
@@ -126,8 +128,24 @@ pub(super) async fn execute(
         conflict_retries: 3,
         prefix: ctx.registry.prefix,
         wait_for_last: true,
+        replans: 3,
     };
-    let report = cluster::apply(&ctx.conn, plan, &opts, &mut show).await;
+    let replanner = Replanner {
+        registry: &ctx.registry,
+        options,
+    };
+    let report = cluster::apply(&ctx.conn, observed, plan, &replanner, &opts, &mut show).await;
+    if !report.replans.is_empty() {
+        // Said whatever the output: the plan shown is not what was applied.
+        eprint!("{}", render::replans(&report, observed));
+        if report.failed.is_none() {
+            blocked_code = if report.blocked.is_empty() {
+                exit::OK
+            } else {
+                exit::FINDINGS
+            };
+        }
+    }
     let after = ctx.observe(|r| r.pools().events(ctx.shows_events())).await;
     let status = match &after {
         Ok(o) => plan::analyze(&ctx.registry, o),
@@ -155,7 +173,10 @@ pub(super) async fn execute(
         }
     }
     if report.failed.is_some() {
-        eprint!("{}", render::failure_report(&report));
+        eprint!(
+            "{}",
+            render::failure_report(&report, &super::resume_command())
+        );
         return Ok(exit::ERROR);
     }
     after?;
@@ -188,5 +209,12 @@ fn show_progress(p: Progress) {
         }
         Progress::Waiting { .. } => eprint!("waiting for MetalLB ... "),
         Progress::Done { elapsed, .. } => eprintln!("done ({:.1}s)", elapsed.as_secs_f64()),
+        Progress::Replanned { reason, steps } => {
+            eprintln!("changed meanwhile: {reason}; planned the rest again ({steps} step(s))")
+        }
+        Progress::Reverting { step } => eprint!(
+            "lost its IP, moving it back to {} ... ",
+            render::ips(&step.to, "<pending>")
+        ),
     }
 }

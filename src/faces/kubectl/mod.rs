@@ -186,6 +186,39 @@ impl Ctx {
     }
 }
 
+/// The command line this process was run with, as the user would type it again
+/// (`kubectl lbip apply -A --timeout 2m`, or `lbip cluster ...`), shell-quoted: what a failure
+/// message tells the user to run to resume.
+pub fn resume_command() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let program = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let head = if program.starts_with("kubectl-lbip") {
+        "kubectl lbip".to_string()
+    } else {
+        program
+    };
+    std::iter::once(head)
+        .chain(args.iter().skip(1).map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `a` as a POSIX shell word.
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
 /// Invoked as `kubectl-lbip`.
 pub fn main_as_plugin(args: Vec<OsString>) -> ExitCode {
     main_with_args(args)

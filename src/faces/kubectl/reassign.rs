@@ -87,5 +87,5 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
         ..Default::default()
     };
     let plan = plan::plan(&scoped.registry, &observed, &options);
-    execute(&scoped, &observed, &plan, &[], &args.flags).await
+    execute(&scoped, &observed, &plan, &options, &[], &args.flags).await
 }

@@ -227,8 +227,33 @@ fn step_block(n: usize, step: &Step, observed: &Observed) -> String {
     out
 }
 
-/// What was applied and what was not, after a failure (stderr).
-pub fn failure_report(report: &ApplyReport) -> String {
+/// Each time apply planned the rest again because the cluster changed, and the new steps.
+pub fn replans(report: &ApplyReport, observed: &Observed) -> String {
+    let mut out = String::new();
+    for r in &report.replans {
+        out.push_str(&format!(
+            "The cluster changed before {} {}: {}. The rest was planned again ({} step(s)):\n",
+            r.at.action.as_str(),
+            r.at.key(),
+            r.reason,
+            r.steps.len()
+        ));
+        for (i, step) in r.steps.iter().enumerate() {
+            out.push_str(&step_block(i + 1, step, observed));
+        }
+        for b in &r.blocked {
+            out.push_str(&format!(
+                "blocked: {}/{}: {}\n",
+                b.namespace, b.name, b.reason
+            ));
+        }
+    }
+    out
+}
+
+/// What was applied and what was not after a failure, where every Service the plan touched
+/// stands now, and the command that resumes (stderr).
+pub fn failure_report(report: &ApplyReport, resume: &str) -> String {
     let mut out = String::new();
     let Some(f) = &report.failed else { return out };
     out.push_str(&format!(
@@ -266,12 +291,38 @@ pub fn failure_report(report: &ApplyReport) -> String {
             ips(&s.to, "<pending>")
         ));
     }
-    if f.error.starts_with("forbidden") {
-        out.push_str("Grant the permission, then rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n");
-    } else {
-        out.push_str(
-            "Rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n",
-        );
+    if !f.services.is_empty() {
+        out.push_str("now:\n");
+        let width = f
+            .services
+            .iter()
+            .map(|s| s.namespace.len() + s.name.len() + 1)
+            .max()
+            .unwrap_or(0);
+        for s in &f.services {
+            let key = format!("{}/{}", s.namespace, s.name);
+            if !s.exists {
+                out.push_str(&format!("  {key:<width$}   deleted\n"));
+                continue;
+            }
+            out.push_str(&format!(
+                "  {key:<width$}   requests {:<15}   has {}{}\n",
+                ips(&s.requested, "nothing"),
+                ips(&s.assigned, "no IP"),
+                s.last_event
+                    .as_ref()
+                    .map(|e| format!("   (last event {e})"))
+                    .unwrap_or_default()
+            ));
+        }
     }
+    let fix = if f.error.starts_with("forbidden") {
+        "Grant the permission, then resume"
+    } else {
+        "Resume"
+    };
+    out.push_str(&format!(
+        "{fix} with `{resume}`: it plans again from the cluster's current state.\n"
+    ));
     out
 }

@@ -297,6 +297,10 @@ async fn handle(
                 Ok(())
             }
             Some(Ok(FaultAction::Status(code))) => Err(injected(code)),
+            Some(Ok(FaultAction::Create(obj))) => {
+                create_racing(&shared, obj);
+                Ok(())
+            }
             None => Ok(()),
         }
     };
@@ -318,6 +322,30 @@ async fn handle(
     entry.status = resp.status().as_u16();
     shared.log.push(entry);
     Ok(resp)
+}
+
+/// A `FaultAction::Create`: the object as another client would create it. A failure (the
+/// object exists already, a bad kind) is ignored: the race did not happen.
+fn create_racing(shared: &Shared, obj: Value) {
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("v1");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("Service");
+    let Some(def) = resources::by_kind(api_version, kind) else {
+        return;
+    };
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+        .to_string();
+    let _ = shared
+        .state
+        .lock()
+        .unwrap()
+        .create(def, &ns, obj, Some("racing-client"));
 }
 
 /// The `Status` an injected failure answers with.
