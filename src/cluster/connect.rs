@@ -71,9 +71,11 @@ impl Connection {
     /// A transport failure of `op` that kube-rs did not report as a `kube::Error`.
     pub fn unreachable(&self, op: Op, detail: String) -> ClusterError {
         ClusterError::Unreachable {
-            server: self.server.clone(),
-            context: self.context.clone(),
-            kubectl_flags: self.kubectl_flags.clone(),
+            at: Box::new(super::error::Endpoint {
+                server: self.server.clone(),
+                context: self.context.clone(),
+                kubectl_flags: self.kubectl_flags.clone(),
+            }),
             op,
             detail,
         }

@@ -52,21 +52,27 @@ pub struct Target<'a> {
     pub kubectl_flags: &'a str,
 }
 
+/// Where a request went, for messages (boxed in errors: errors stay small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub server: String,
+    pub context: String,
+    /// kubectl flags selecting the same entries, for the `kubectl ... get --raw` hint.
+    pub kubectl_flags: String,
+}
+
 #[derive(Debug)]
 pub enum ClusterError {
     /// The kubeconfig could not be read or has no usable context.
     Config { message: String },
     /// TCP/TLS/HTTP failure talking to the server.
     Unreachable {
-        server: String,
-        context: String,
-        /// kubectl flags selecting the same entries, for the `kubectl ... get --raw` hint.
-        kubectl_flags: String,
+        at: Box<Endpoint>,
         op: Op,
         detail: String,
     },
     Forbidden {
-        op: Op,
+        op: Box<Op>,
         context: String,
         message: String,
     },
@@ -109,7 +115,7 @@ impl ClusterError {
         match err {
             kube::Error::Api(status) => match status.code {
                 403 => ClusterError::Forbidden {
-                    op,
+                    op: Box::new(op),
                     context: target.context.to_string(),
                     message: status.message.clone(),
                 },
@@ -134,9 +140,11 @@ impl ClusterError {
                 ),
             },
             other => ClusterError::Unreachable {
-                server: target.server.to_string(),
-                context: target.context.to_string(),
-                kubectl_flags: target.kubectl_flags.to_string(),
+                at: Box::new(Endpoint {
+                    server: target.server.to_string(),
+                    context: target.context.to_string(),
+                    kubectl_flags: target.kubectl_flags.to_string(),
+                }),
                 op,
                 detail: error_chain(&other),
             },
@@ -151,19 +159,14 @@ impl ClusterError {
             ClusterError::Config { message } => ClusterError::Config {
                 message: r(message),
             },
-            ClusterError::Unreachable {
-                server,
-                context,
-                kubectl_flags,
-                op,
-                detail,
-            } => ClusterError::Unreachable {
-                server: r(server),
-                context,
-                kubectl_flags,
-                op,
-                detail: r(detail),
-            },
+            ClusterError::Unreachable { mut at, op, detail } => {
+                at.server = r(at.server);
+                ClusterError::Unreachable {
+                    at,
+                    op,
+                    detail: r(detail),
+                }
+            }
             ClusterError::Forbidden {
                 op,
                 context,
@@ -227,13 +230,12 @@ impl fmt::Display for ClusterError {
                 f,
                 "{message}\n  = help: check --kubeconfig/$KUBECONFIG and --context (`kubectl config get-contexts`)"
             ),
-            ClusterError::Unreachable {
-                server,
-                context,
-                kubectl_flags,
-                op,
-                detail,
-            } => {
+            ClusterError::Unreachable { at, op, detail } => {
+                let Endpoint {
+                    server,
+                    context,
+                    kubectl_flags,
+                } = at.as_ref();
                 let help = if detail.contains("certificate") {
                     "the server's TLS certificate is not trusted: check certificate-authority(-data) in the kubeconfig's cluster entry, or set tls-server-name to a name the certificate holds"
                 } else {
