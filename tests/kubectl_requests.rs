@@ -121,6 +121,8 @@ fn apply_reads_no_events_and_doctor_reads_deployments_only_in_metallbs_namespace
         "{:?}",
         calls(&c)
     );
+    // No pool selects namespaces by label: their labels are not read.
+    assert_eq!(c.request_log().count(Verb::List, "namespaces"), 0);
     c.request_log().clear();
     let run = lbip(&c, &reg, &["doctor"]);
     assert!(

@@ -29,8 +29,11 @@ pub struct ObserveOptions {
     /// Read Services in every namespace even when the scope names some, so a command that
     /// moves IPs sees who holds them elsewhere (apply, reassign).
     pub all_services: bool,
-    /// IPAddressPools (and, when a pool selects namespaces by label, the namespaces).
+    /// IPAddressPools.
     pub pools: bool,
+    /// What a planner needs to know which pool admits which Service: with `pools`, the
+    /// namespaces' labels when (and only when) some pool selects namespaces by label.
+    pub pool_admission: bool,
     /// Events about Services (MetalLB's reasons for a pending Service).
     pub events: bool,
     /// The MetalLB controller Deployment (its version), looked for only in the namespaces the
@@ -54,6 +57,13 @@ impl ObserveOptions {
     }
     pub fn pools(mut self) -> Self {
         self.pools = true;
+        self
+    }
+    /// Everything a command that plans moves reads: Services everywhere, pools, admission.
+    pub fn planning(mut self) -> Self {
+        self.all_services = true;
+        self.pools = true;
+        self.pool_admission = true;
         self
     }
     pub fn events(mut self, yes: bool) -> Self {
@@ -204,6 +214,21 @@ pub async fn observe(conn: &Connection, opts: &ObserveOptions) -> Result<Observe
             Err(e) if e.is_not_found() => {}
             // Not allowed to read pools: the commands degrade to "pools unknown" and say so.
             Err(e) if e.is_forbidden() => observed.pools_unreadable = Some(e.summary()),
+            Err(e) => return Err(e),
+        }
+    }
+    // Namespace labels only matter to pools that select namespaces by label: one LIST of
+    // namespaces, and only then. Not allowed: those pools' admission stays unknown.
+    if opts.pool_admission
+        && observed
+            .pools
+            .iter()
+            .flatten()
+            .any(ObservedPool::selects_namespaces)
+    {
+        match namespace_labels(conn).await {
+            Ok(labels) => observed.namespace_labels = Some(labels),
+            Err(e) if e.is_forbidden() => {}
             Err(e) => return Err(e),
         }
     }
@@ -361,7 +386,8 @@ fn pool(o: &DynamicObject) -> ObservedPool {
             .unwrap_or(false),
         service_allocation: spec
             .and_then(|s| s.get("serviceAllocation"))
-            .is_some_and(|v| !v.is_null()),
+            .filter(|v| v.is_object())
+            .map(crate::plan::admission::ServiceAllocation::from_json),
         labels: o.metadata.labels.clone().unwrap_or_default(),
     }
 }
@@ -386,7 +412,6 @@ fn advertisement(kind: &str, o: &DynamicObject) -> ObservedAdvertisement {
 }
 
 /// Labels of every namespace (for pools that select namespaces by label).
-#[allow(dead_code)]
 async fn namespace_labels(
     conn: &Connection,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, ClusterError> {

@@ -157,7 +157,7 @@ fn pools(registry: &Registry, observed: &Observed, out: &mut Vec<Finding>) {
                     .for_id(entry.id())
                     .hint("`lbip export metallb | kubectl apply -f -` creates pools for the registry"),
                 ),
-                Some(p) if p.auto_assign && !p.service_allocation => {
+                Some(p) if p.auto_assign && p.service_allocation.is_none() => {
                     let label = format!("{ip} ({})", entry.id());
                     match stealable.iter_mut().find(|(q, _)| q.name == p.name && q.namespace == p.namespace) {
                         Some((_, ips)) => ips.push(label),

@@ -1,8 +1,10 @@
 //! Planning: pure functions from the registry and the observed cluster to statuses,
 //! findings and ordered steps. No I/O here; `cluster` reads and applies, faces print.
 
+pub mod admission;
 pub mod analyze;
 pub mod doctor;
+pub mod free;
 pub mod hints;
 pub mod import;
 pub mod observed;
@@ -17,3 +19,5 @@ pub use order::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_free;

@@ -320,13 +320,6 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         }
         registry.lookup(&key.0, &key.1).and_then(|e| e.shared_key())
     };
-    // Whether MetalLB could hand the address out (unknown pools: trust the registry).
-    let covered = |ip: &IpAddr| {
-        observed
-            .pools
-            .as_ref()
-            .is_none_or(|pools| pools.iter().any(|p| p.contains(*ip)))
-    };
     let mut uncovered = Vec::new();
     // Desired targets for Services lbip may change.
     let mut desired: BTreeMap<Key, Vec<IpAddr>> = BTreeMap::new();
@@ -360,13 +353,17 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         if !needs {
             continue;
         }
-        // Moving a Service to an address no cluster pool covers makes MetalLB refuse it and
-        // leaves the Service without any IP: never do that.
-        if let Some(ip) = target.iter().find(|ip| !covered(ip)) {
+        // Moving a Service to an address MetalLB would refuse (no cluster pool covers it, or
+        // the pool's serviceAllocation does not admit the Service) leaves it without any IP:
+        // never do that.
+        if let Some(reason) = target
+            .iter()
+            .find_map(|ip| super::free::refusal(observed, svc, *ip))
+        {
             uncovered.push(Blocked {
                 namespace: key.0.clone(),
                 name: key.1.clone(),
-                reason: format!("{ip} is in no IPAddressPool of the cluster; MetalLB would refuse it and the Service would lose its IP (`kubectl lbip doctor` explains)"),
+                reason,
             });
             continue;
         }
@@ -378,14 +375,11 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         let kb = registry.lookup(&b.0, &b.1).and_then(|e| e.shared_key());
         ka.is_some() && ka == kb
     };
-    // Addresses nobody holds, requests or is given by the registry (or a reassign).
+    // Addresses nobody holds, requests or is given by the registry (or a reassign), picked
+    // per Service: one per family, from a pool that admits it.
     let mut used = observed.ips_in_use();
     used.extend(desired.values().flatten().copied());
-    let mut free = registry
-        .free_addresses(None, &used)
-        .filter(|ip| covered(ip))
-        .collect::<Vec<_>>()
-        .into_iter();
+    let mut free = super::free::FreeAddresses::new(registry, observed, used);
 
     let mut plan = Plan {
         blocked: uncovered,
@@ -470,14 +464,16 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             let target = match registry.lookup(&squatter.0, &squatter.1) {
                 Some(e)
                     if sim.blockers(&squatter, &e.ip_values()).is_empty()
-                        && e.ip_values() != ips =>
+                        && e.ip_values() != ips
+                        && super::free::refusal(observed, holder, e.ip_values()[0]).is_none() =>
                 {
-                    Some(e.ip_values())
+                    Ok(e.ip_values())
                 }
-                _ => free.next().map(|ip| vec![ip]),
+                _ if refuse.is_some() => Err(String::new()),
+                _ => free.take_for(holder),
             };
             match (refuse, target) {
-                (None, Some(to)) => {
+                (None, Ok(to)) => {
                     let reason = if sim.assigned[&squatter].is_empty() {
                         // A pending Service that asks for the address: it would get it the
                         // moment it is free.
@@ -500,9 +496,16 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                     sim.move_to(&squatter, &to);
                     plan.steps.push(step);
                 }
-                (refuse, _) => {
-                    let reason = refuse
-                        .unwrap_or_else(|| "no free address left to move the holder to".into());
+                (refuse, target) => {
+                    let reason = refuse.unwrap_or_else(|| {
+                        format!(
+                            "{} is held by {}/{}, and there is nowhere to move it: {}",
+                            ips_text(&ips),
+                            squatter.0,
+                            squatter.1,
+                            target.err().unwrap_or_default()
+                        )
+                    });
                     pending.retain(|k| k != &key);
                     plan.blocked.push(Blocked {
                         namespace: key.0,
@@ -515,9 +518,13 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         }
         // 3. Everyone left waits for someone else: a cycle. Park the first on scratch.
         let key = pending[0].clone();
-        match free.next() {
-            Some(scratch) if !parked.contains(&key) => {
-                let to = vec![scratch];
+        let scratch = if parked.contains(&key) {
+            Err("it was parked once already".to_string())
+        } else {
+            free.take_for(sim.services[&key])
+        };
+        match scratch {
+            Ok(to) => {
                 let reason = format!(
                     "scratch address: breaks the cycle over {}",
                     ips_text(&sim.assigned[&key])
@@ -535,12 +542,12 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                 parked.insert(key);
                 plan.steps.push(step);
             }
-            _ => {
+            Err(why) => {
                 pending.remove(0);
                 plan.blocked.push(Blocked {
                     namespace: key.0,
                     name: key.1,
-                    reason: "cycle with no free scratch address to break it".into(),
+                    reason: format!("cycle with no free scratch address to break it: {why}"),
                 });
             }
         }

@@ -246,6 +246,7 @@ mod tests {
             ingress_hostnames: Vec::new(),
             ports: vec!["80/TCP".into()],
             resource_version: Some("1".into()),
+            ip_families: vec![crate::plan::observed::IpFamily::V4],
         }
     }
 

@@ -53,7 +53,7 @@ impl From<EvictArg> for EvictPolicy {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
     // Who holds an IP anywhere, and the pools; apply needs no Events.
-    let observed = ctx.observe(|r| r.all_services().pools()).await?;
+    let observed = ctx.observe(|r| r.planning()).await?;
     let options = PlanOptions {
         evict_unpinned: args.evict_unpinned.into(),
         ..Default::default()

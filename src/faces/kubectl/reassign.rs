@@ -71,7 +71,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
             selector: None,
         };
     }
-    let observed = scoped.observe(|r| r.all_services().pools()).await?;
+    let observed = scoped.observe(|r| r.planning()).await?;
     if observed
         .service(ns, name)
         .is_none_or(|s| !s.is_load_balancer())

@@ -27,7 +27,7 @@ use crate::faults::{FaultAction, Hooks, LoggedRequest, RequestLog, Verb};
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceDef};
 use crate::selector::{FieldSelector, Selector};
-use crate::{discovery, paging, table};
+use crate::{discovery, namespaces, paging, table};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
@@ -388,45 +388,12 @@ fn dispatch(
         Route::NotFound => Err(not_found()),
         Route::Namespaces(name) => {
             let mut state = shared.state.lock().unwrap();
-            let created = state.store.created().to_string();
-            let ns_obj = |n: &str| {
-                json!({"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": n, "creationTimestamp": created, "labels": {"kubernetes.io/metadata.name": n}},
-                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
-            };
-            match (method, name) {
-                (&Method::POST, None) => {
-                    let v = patch::parse_body(body, false)?;
-                    let n = v
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    if state.store.namespaces().contains(&n) {
-                        return Err(ApiError::already_exists("namespaces", &n));
-                    }
-                    state.store.declare_namespace(&n);
-                    Ok(json_response(201, &ns_obj(&n)))
-                }
-                (&Method::GET, None) => {
-                    let items: Vec<Value> =
-                        state.store.namespaces().iter().map(|n| ns_obj(n)).collect();
-                    ok(list_json(
-                        "v1",
-                        "NamespaceList",
-                        state.store.resource_version(),
-                        items,
-                    ))
-                }
-                // Namespaces carry nothing but their name here, so a patch changes nothing.
-                (&Method::GET | &Method::PATCH, Some(n))
-                    if state.store.namespaces().contains(&n) =>
-                {
-                    ok(ns_obj(&n))
-                }
-                (&Method::GET, Some(n)) => Err(ApiError::not_found("namespaces", &n)),
-                _ => Err(method_not_allowed()),
-            }
+            let ct = headers
+                .get(CONTENT_TYPE)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let (code, v) = namespaces::handle(&mut state.store, method, name, q, ct, body)?;
+            Ok(json_response(code, &v))
         }
         Route::Resource { def, ns, name, sub } => {
             let status = match sub.as_deref() {

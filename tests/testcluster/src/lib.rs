@@ -16,6 +16,7 @@ mod events;
 mod faults;
 mod http;
 pub mod metallb;
+mod namespaces;
 mod paging;
 mod patch;
 mod resources;

@@ -445,3 +445,38 @@ async fn lists_come_in_pages_with_continue_tokens_that_expire() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn namespaces_carry_labels_that_patches_change() {
+    let c =
+        TestCluster::start(Options::default().seed_yaml(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: ml, labels: {team: a}}\n",
+        ))
+        .await
+        .unwrap();
+    let client = client(&c).await;
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let ml = api.get("ml").await.unwrap();
+    let labels = ml.metadata.labels.unwrap();
+    assert_eq!(labels.get("team").map(String::as_str), Some("a"));
+    assert_eq!(
+        labels
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
+        Some("ml")
+    );
+    // `kubectl label namespace ml team=b tier=gpu`
+    let p = json!({"metadata": {"labels": {"team": "b", "tier": "gpu"}}});
+    api.patch("ml", &PatchParams::default(), &Patch::Merge(&p))
+        .await
+        .unwrap();
+    let listed = api.list(&ListParams::default()).await.unwrap();
+    let ml = listed
+        .items
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some("ml"))
+        .unwrap();
+    let labels = ml.metadata.labels.clone().unwrap();
+    assert_eq!(labels.get("team").map(String::as_str), Some("b"));
+    assert_eq!(labels.get("tier").map(String::as_str), Some("gpu"));
+}
