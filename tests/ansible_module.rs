@@ -1102,16 +1102,6 @@ fn wait_false_returns_after_the_last_patch_without_waiting_for_it() {
     assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
 }
 
-/// `certificate-authority-data` of a test cluster's kubeconfig.
-fn ca_data(c: &lbip_testcluster::TestCluster) -> String {
-    std::fs::read_to_string(c.kubeconfig_path())
-        .unwrap()
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn context_selects_the_cluster_with_the_kubeconfig_option_and_with_kubeconfig_env() {
     // Two servers told apart by their Services: MLflow runs only on `a`.
@@ -1138,9 +1128,9 @@ contexts:
 current-context: ctx-dead
 ",
             a.url(),
-            ca_data(&a),
+            a.ca_data(),
             b.url(),
-            ca_data(&b)
+            b.ca_data()
         ),
     );
     let kc = p.path().join("kube/two.yaml").display().to_string();

@@ -2,14 +2,11 @@
 //! directory under the names of subcommands: `kubectl lbip status` and `lbip lint` must run
 //! the plugin and the CLI, never read `./status` or `./lint` as a module task.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod kubectl_support;
 
-fn lbip_bin() -> PathBuf {
-    std::env::var_os("LBIP_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_lbip")))
-}
+use kubectl_support::{Run, lbip_bin};
+use std::path::Path;
+use std::process::Command;
 
 const REGISTRY: &str = "\
 pools:
@@ -31,22 +28,6 @@ fn workdir(names: &[&str]) -> tempfile::TempDir {
     dir
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 fn run(program: &Path, args: &[&str], cwd: &Path) -> Run {
     let out = Command::new(program)
         .args(args)
@@ -58,11 +39,7 @@ fn run(program: &Path, args: &[&str], cwd: &Path) -> Run {
         .env_remove("KUBERNETES_SERVICE_HOST")
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 fn is_module_result(stdout: &str) -> bool {

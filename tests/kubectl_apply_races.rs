@@ -39,6 +39,27 @@ fn newcomer() -> Value {
     s
 }
 
+/// The first LIST of Services is the plan's read, the second the check right before the
+/// first patch: just before that check is served, the newcomer takes .215.
+fn newcomer_before_the_check(c: &TestCluster) {
+    c.inject(
+        Fault::on(Verb::List, "services")
+            .nth(2)
+            .action(FaultAction::Create(newcomer())),
+    );
+}
+
+fn mlflow_on_its_ip_and_the_newcomer_elsewhere(c: &TestCluster) {
+    assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.215"]);
+    let moved = c.lb_ips("default", "newcomer");
+    assert_eq!(moved.len(), 1, "the newcomer has no IP");
+    assert_ne!(moved, ["192.168.1.215"]);
+}
+
+fn apply_all(c: &TestCluster) -> Run {
+    lbip(c, &example_registry(), &["apply", "-A", "--timeout", "10s"])
+}
+
 fn no_allocation_failed_for(c: &TestCluster, ns: &str, name: &str) {
     let failed: Vec<(String, String)> = c
         .event_reasons(ns, name)
@@ -51,18 +72,8 @@ fn no_allocation_failed_for(c: &TestCluster, ns: &str, name: &str) {
 #[test]
 fn a_service_created_after_the_plan_on_the_target_makes_apply_plan_again() {
     let c = mlflow_drifted();
-    // The first LIST is the plan's read; the second, the check right before MLflow's patch:
-    // just before it is served, the newcomer takes .215.
-    c.inject(
-        Fault::on(Verb::List, "services")
-            .nth(2)
-            .action(FaultAction::Create(newcomer())),
-    );
-    let run = lbip(
-        &c,
-        &example_registry(),
-        &["apply", "-A", "--timeout", "10s"],
-    );
+    newcomer_before_the_check(&c);
+    let run = apply_all(&c);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains(
@@ -72,21 +83,14 @@ fn a_service_created_after_the_plan_on_the_target_makes_apply_plan_again() {
     );
     assert!(run.stderr.contains("1. evict default/newcomer"), "{run:?}");
     // Nobody was left without an IP: the newcomer moved to a free address first.
-    assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.215"]);
-    let moved = c.lb_ips("default", "newcomer");
-    assert_eq!(moved.len(), 1);
-    assert_ne!(moved, ["192.168.1.215"]);
+    mlflow_on_its_ip_and_the_newcomer_elsewhere(&c);
     no_allocation_failed_for(&c, "mlflow", "mlflow");
 }
 
 #[test]
 fn a_newcomer_outside_the_scope_stops_apply_before_the_patch_and_says_why() {
     let c = mlflow_drifted();
-    c.inject(
-        Fault::on(Verb::List, "services")
-            .nth(2)
-            .action(FaultAction::Create(newcomer())),
-    );
+    newcomer_before_the_check(&c);
     let run = lbip(
         &c,
         &example_registry(),
@@ -128,11 +132,7 @@ fn a_target_taken_in_the_moment_of_the_patch_moves_the_service_back_and_replans(
             .name("mlflow")
             .action(FaultAction::Create(newcomer())),
     );
-    let run = lbip(
-        &c,
-        &example_registry(),
-        &["apply", "-A", "--timeout", "10s"],
-    );
+    let run = apply_all(&c);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains(
@@ -140,9 +140,7 @@ fn a_target_taken_in_the_moment_of_the_patch_moves_the_service_back_and_replans(
         ),
         "{run:?}"
     );
-    assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.215"]);
-    assert_eq!(c.lb_ips("default", "newcomer").len(), 1);
-    assert_ne!(c.lb_ips("default", "newcomer"), ["192.168.1.215"]);
+    mlflow_on_its_ip_and_the_newcomer_elsewhere(&c);
 }
 
 #[test]
@@ -159,11 +157,7 @@ fn a_cluster_that_keeps_changing_stops_apply_with_every_service_it_moved_on_an_i
                 .action(FaultAction::Create(s)),
         );
     }
-    let run = lbip(
-        &c,
-        &example_registry(),
-        &["apply", "-A", "--timeout", "10s"],
-    );
+    let run = apply_all(&c);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr

@@ -14,16 +14,6 @@ use std::process::Command;
 
 const TOKEN: &str = "lbip-test-token";
 
-/// `certificate-authority-data` of a test cluster's kubeconfig.
-fn ca_of(c: &TestCluster) -> String {
-    std::fs::read_to_string(c.kubeconfig_path())
-        .unwrap()
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
-        .unwrap()
-        .to_string()
-}
-
 /// Two servers: `a` holds MLflow on a drifted IP in namespace `mlflow`, `b` holds Grafana.
 struct Two {
     a: TestCluster,
@@ -73,9 +63,9 @@ contexts:
 current-context: ctx-dead
 ",
             self.a.url(),
-            ca_of(&self.a),
+            self.a.ca_data(),
             self.b.url(),
-            ca_of(&self.b)
+            self.b.ca_data()
         )
     }
 
@@ -124,12 +114,7 @@ fn run_env(kubeconfig_env: Option<&str>, home: &Path, args: &[&str]) -> Run {
     if let Some(v) = kubeconfig_env {
         cmd.env("KUBECONFIG", v);
     }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(cmd.output().unwrap())
 }
 
 fn kubectl_run(kubeconfig_env: &str, args: &[&str]) -> Run {
@@ -139,11 +124,7 @@ fn kubectl_run(kubeconfig_env: &str, args: &[&str]) -> Run {
         .env("KUBECONFIG", kubeconfig_env)
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 #[test]
@@ -283,7 +264,7 @@ fn kubeconfig_lists_merge_first_file_wins_and_missing_files_are_skipped() {
         &format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: a\n  cluster: {{server: '{}', certificate-authority-data: {}}}\ncontexts:\n- name: ctx-other\n  context: {{cluster: a, user: alice}}\ncurrent-context: ctx-other\n",
             two.b.url(),
-            ca_of(&two.b)
+            two.b.ca_data()
         ),
     );
     let list = |names: &[&str]| {

@@ -31,11 +31,7 @@ fn run(path: &Path) -> Run {
         .env_remove("KUBECONFIG")
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 fn assert_redacted(r: &Run, secrets: &[&str]) {

@@ -15,6 +15,18 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The strings of a JSON array (others left out).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Labels of every namespace, when they were read.
 pub type NamespaceLabels = BTreeMap<String, BTreeMap<String, String>>;
 
@@ -85,16 +97,7 @@ impl Selector {
                     .unwrap_or_default()
                     .to_string(),
                 operator,
-                values: e
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                values: strings(e.get("values")),
             });
         }
         s
@@ -130,16 +133,7 @@ impl ServiceAllocation {
         };
         ServiceAllocation {
             priority: v.get("priority").and_then(Value::as_i64).unwrap_or(0),
-            namespaces: v
-                .get("namespaces")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            namespaces: strings(v.get("namespaces")),
             namespace_selectors: selectors("namespaceSelectors"),
             service_selectors: selectors("serviceSelectors"),
         }

@@ -162,10 +162,21 @@ pub fn plan_diff(plan: &Plan, observed: &Observed, scope: &crate::plan::Scope) -
             plan.steps.len()
         ));
     }
-    for (i, step) in plan.steps.iter().enumerate() {
+    out.push_str(&steps_and_blocked(&plan.steps, &plan.blocked, observed));
+    out
+}
+
+/// The numbered step blocks, then a `blocked:` line per blocked entry.
+fn steps_and_blocked(
+    steps: &[Step],
+    blocked: &[crate::plan::Blocked],
+    observed: &Observed,
+) -> String {
+    let mut out = String::new();
+    for (i, step) in steps.iter().enumerate() {
         out.push_str(&step_block(i + 1, step, observed));
     }
-    for b in &plan.blocked {
+    for b in blocked {
         out.push_str(&format!(
             "blocked: {}/{}: {}\n",
             b.namespace, b.name, b.reason
@@ -238,15 +249,7 @@ pub fn replans(report: &ApplyReport, observed: &Observed) -> String {
             r.reason,
             r.steps.len()
         ));
-        for (i, step) in r.steps.iter().enumerate() {
-            out.push_str(&step_block(i + 1, step, observed));
-        }
-        for b in &r.blocked {
-            out.push_str(&format!(
-                "blocked: {}/{}: {}\n",
-                b.namespace, b.name, b.reason
-            ));
-        }
+        out.push_str(&steps_and_blocked(&r.steps, &r.blocked, observed));
     }
     out
 }

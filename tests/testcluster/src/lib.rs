@@ -247,6 +247,17 @@ impl TestCluster {
         &self.kubeconfig
     }
 
+    /// The CA certificate as the kubeconfig holds it (`certificate-authority-data`, base64
+    /// PEM), for tests that write kubeconfigs of their own naming several servers.
+    pub fn ca_data(&self) -> String {
+        std::fs::read_to_string(&self.kubeconfig)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn request_log(&self) -> RequestLog {
         self.shared.log.clone()
     }
