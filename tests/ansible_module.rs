@@ -1261,3 +1261,48 @@ fn secrets_of_every_kubeconfig_form_are_redacted_from_the_result() {
         }
     }
 }
+
+#[test]
+fn a_pinned_task_that_times_out_says_where_every_service_stands() {
+    // MetalLB's controller is down: patches land, nobody assigns the addresses.
+    let cluster = lbip_testcluster::TestCluster::start_blocking(lbip_testcluster::Options {
+        metallb: None,
+        ..lbip_testcluster::Options::default().seed_yaml(STOLEN_CLUSTER)
+    })
+    .unwrap();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: pin
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", timeout: 1s}}
+      ignore_errors: true
+"#
+        ),
+        &[],
+    );
+    assert_no_token(&run);
+    let pin = run.task("pin");
+    assert_eq!(pin["_status"], "failed", "{pin}");
+    let msg = pin["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("pinning stopped: pin seldon-system/seldon-scheduler failed after its patch was applied: timed out after 1s waiting for MetalLB"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(
+            "now mlflow/mlflow has 192.168.1.203, seldon-system/seldon-scheduler has 192.168.1.201"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("rerun the task to resume"), "{msg}");
+    let now = pin["now"].as_array().unwrap();
+    assert_eq!(now.len(), 2, "{pin}");
+    assert_eq!(
+        now[1]["requested"],
+        serde_json::json!(["192.168.1.202"]),
+        "{pin}"
+    );
+}
