@@ -232,3 +232,34 @@ fn a_wait_that_times_out_reports_every_service_and_the_command_that_resumes() {
             .any(|s| s["name"] == "mlflow" && s["assigned"] == json!(["192.168.1.203"]))
     );
 }
+
+#[test]
+fn a_move_metallb_refuses_for_a_reason_lbip_could_not_see_puts_the_service_back() {
+    // The pool stops at .210 and lbip may not read pools: it cannot see that MLflow's
+    // registry IP .215 is in no pool, says so, and MetalLB refuses the move.
+    let c = TestCluster::start_blocking(Options::default().seed_yaml(
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: small, namespace: metallb-system}\nspec: {addresses: [192.168.1.200-192.168.1.210]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: mlflow, namespace: mlflow}\nspec: {type: LoadBalancer, ports: [{port: 5000}]}\nstatus: {loadBalancer: {ingress: [{ip: 192.168.1.203}]}}\n",
+    ))
+    .unwrap();
+    c.deny(Verb::List, "ipaddresspools", None);
+    let run = lbip(
+        &c,
+        &example_registry(),
+        &["apply", "-n", "mlflow", "--timeout", "10s"],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("cannot verify that the addresses it moves Services to are in a pool"),
+        "{run:?}"
+    );
+    // MetalLB's own reason is in the message.
+    assert!(
+        run.stderr.contains(
+            "MetalLB did not give 192.168.1.215 to mlflow/mlflow (MetalLB: AllocationFailed: Failed to allocate IP for \"mlflow/mlflow\": [\"192.168.1.215\"] is not allowed in config) and took its IP away; it was moved back to 192.168.1.203"
+        ),
+        "{run:?}"
+    );
+    // Not stranded: MLflow has its old address again.
+    assert_eq!(c.lb_ips("mlflow", "mlflow"), ["192.168.1.203"]);
+}

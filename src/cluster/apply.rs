@@ -345,18 +345,7 @@ async fn services_now(
 ) -> Result<Vec<ServiceNow>, ClusterError> {
     let all = read::services(conn, &crate::plan::Scope::all(), true).await?;
     let reader = crate::metallb::Reader::Current;
-    let events: Api<Event> = Api::namespaced(conn.client.clone(), &failed.namespace);
-    let about = ListParams::default().fields(&format!(
-        "involvedObject.kind=Service,involvedObject.name={}",
-        failed.name
-    ));
-    let last_event = events.list(&about).await.ok().and_then(|l| {
-        l.items
-            .iter()
-            .filter_map(crate::plan::observed::ObservedEvent::from_k8s)
-            .max_by_key(|e| (e.last_seen.clone(), e.sequence))
-            .map(|e| format!("{}: {}", e.reason, e.message))
-    });
+    let last_event = newest_event(conn, failed, false).await;
     Ok(keys
         .iter()
         .map(|(ns, name)| {
@@ -373,6 +362,24 @@ async fn services_now(
             }
         })
         .collect())
+}
+
+/// `Reason: message` of the newest event (only Warnings with `warnings_only`) about the step's
+/// Service: MetalLB's reason when it did not assign an IP. `None` when there is none or the
+/// events cannot be read (this is only ever an explanation).
+async fn newest_event(conn: &Connection, step: &Step, warnings_only: bool) -> Option<String> {
+    let events: Api<Event> = Api::namespaced(conn.client.clone(), &step.namespace);
+    let about = ListParams::default().fields(&format!(
+        "involvedObject.kind=Service,involvedObject.name={}",
+        step.name
+    ));
+    let list = events.list(&about).await.ok()?;
+    list.items
+        .iter()
+        .filter_map(crate::plan::observed::ObservedEvent::from_k8s)
+        .filter(|e| !warnings_only || e.event_type == "Warning")
+        .max_by_key(|e| (e.last_seen.clone(), e.sequence))
+        .map(|e| format!("{}: {}", e.reason, e.message))
 }
 
 /// Patches (retrying 409s from fresh state) and waits. Err carries whether the patch landed.
@@ -501,9 +508,14 @@ async fn revert(
         .filter(|s| s.key() != step.key() && s.assigned.iter().any(|ip| step.to.contains(ip)))
         .map(ObservedService::key)
         .collect();
+    // MetalLB's reason, read before the revert adds events of its own.
+    let why = newest_event(conn, step, true)
+        .await
+        .map(|e| format!(" (MetalLB: {e})"))
+        .unwrap_or_default();
     let lost = || ClusterError::Changed {
         what: format!(
-            "MetalLB did not give {} to {}{} and took its IP away",
+            "MetalLB did not give {} to {}{}{why} and took its IP away",
             plan::analyze::ips_text(&step.to),
             step.key(),
             if holders.is_empty() {
@@ -516,20 +528,35 @@ async fn revert(
     let Some(current) = all.iter().find(|s| s.key() == step.key()) else {
         return Err((true, lost()));
     };
-    if step.from.is_empty() || holders.is_empty() {
-        // Nothing to go back to, or MetalLB refused for another reason (its event says).
+    if step.from.is_empty() {
         return Err((true, lost()));
     }
+    // Whatever MetalLB's reason, the Service gets its old IP back rather than none.
     let back = plan::revert_step(step, current, opts.prefix);
     progress(Progress::Reverting { step: &back });
-    let back = match patch(conn, api, &back, opts, versions, progress).await {
-        Ok(Patched::Done(s, _)) => s,
-        Ok(Patched::AlreadyThere(..)) => return Ok(Outcome::Reverted { holders }),
+    let reverted = match patch(conn, api, &back, opts, versions, progress).await {
+        Ok(Patched::Done(s, _)) => matches!(
+            wait_for_ips(conn, api, &s, opts.timeout).await,
+            Ok(Waited::Reached)
+        ),
+        Ok(Patched::AlreadyThere(..)) => true,
         Err((_, e)) => return Err((true, e)),
     };
-    match wait_for_ips(conn, api, &back, opts.timeout).await {
-        Ok(Waited::Reached) => Ok(Outcome::Reverted { holders }),
-        Ok(Waited::Lost) | Err(_) => Err((
+    match (reverted, holders.is_empty()) {
+        // Taken by someone: plan the rest again around them.
+        (true, false) => Ok(Outcome::Reverted { holders }),
+        // Refused for another reason (its event says which): stop, the Service on its old IP.
+        (true, true) => Err((
+            true,
+            ClusterError::Changed {
+                what: format!(
+                    "{}; it was moved back to {}",
+                    lost(),
+                    plan::analyze::ips_text(&step.from)
+                ),
+            },
+        )),
+        (false, _) => Err((
             true,
             ClusterError::Changed {
                 what: format!(
