@@ -2,8 +2,10 @@
 //! plugin, an Ansible module and a CLI. The faces (in `faces`) only parse their input
 //! convention, call this library, and print in their output convention.
 
+pub mod atomic_file;
 pub mod cluster;
 pub mod diagnostic;
+pub mod duration;
 pub mod faces;
 pub mod manifest;
 pub mod metallb;

@@ -5,6 +5,7 @@
 //! fail carry `ignore_errors: true` so the rest still run. Results are read through Ansible's
 //! `json` stdout callback.
 
+use lbip_testcluster::Verb;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -590,7 +591,7 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
       ignore_errors: true
     - name: pin mlflow only
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", services: mlflow}}
-    - name: drift as change
+    - name: drift reported
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked, fail_on_drift: no}}
     - name: drift fails
       lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", state: checked}}
@@ -661,10 +662,34 @@ fn check_mode_reports_the_change_and_sends_no_mutating_request() {
             .contains("mlflow/mlflow -> 192.168.1.201")
     );
 
-    let drift = run.task("drift as change");
+    // Reporting drift changes nothing, so the task is ok and not changed; the drift stays
+    // visible in msg, drift, findings and a warning.
+    let drift = run.task("drift reported");
     assert_eq!(drift["_status"], "ok");
-    assert_eq!(drift["changed"], true);
+    assert_eq!(drift["changed"], false, "{drift}");
     assert_eq!(drift["drift"], 2);
+    assert!(
+        drift["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 2 Service(s) are not ok: "),
+        "{drift}"
+    );
+    assert!(
+        drift["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "stolen-ip"),
+        "{drift}"
+    );
+    assert!(
+        drift["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("drift: 2 of 2 Service(s) are not ok"),
+        "{drift}"
+    );
     let fails = run.task("drift fails");
     assert_eq!(fails["_status"], "failed");
     assert!(
@@ -812,13 +837,45 @@ fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
         "{render}"
     );
 
+    // A dest that is a symlink into another directory, onto a 0600 file: the link stays, the
+    // file it points to is replaced with its mode (the same policy as `lbip export --write`).
+    std::fs::create_dir_all(p.path().join("elsewhere")).unwrap();
+    let real = p.path().join("elsewhere/linked.yaml");
+    std::fs::write(&real, "old\n").unwrap();
+    std::fs::set_permissions(&real, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("../elsewhere/linked.yaml", p.path().join("out/link.yaml")).unwrap();
     let run = p.play(
         &format!(
-            "{}{}    - name: rogue\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/rogue.yaml, dest: out/rogue.yaml}}\n      ignore_errors: true\n",
+            "{}{}    - name: rogue\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/rogue.yaml, dest: out/rogue.yaml}}\n      ignore_errors: true\n    - name: through a link\n      lbip: {{registry: lbip.yaml, state: rendered, src: manifests/mlflow.yaml, dest: out/link.yaml, namespace: mlflow}}\n",
             task("render", ""),
             task("again", "")
         ),
         &[],
+    );
+    let linked = run.task("through a link");
+    assert_eq!(linked["changed"], true, "{linked}");
+    assert!(
+        std::fs::symlink_metadata(p.path().join("out/link.yaml"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced by a file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        p.read("out/mlflow.yaml")
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&real).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let beside: Vec<String> = std::fs::read_dir(p.path().join("elsewhere"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        beside,
+        vec!["linked.yaml"],
+        "a temporary file was left behind"
     );
     assert_eq!(run.task("render")["changed"], true);
     let again = run.task("again");
@@ -842,12 +899,13 @@ fn rendered_pins_a_manifest_file_with_check_diff_and_idempotence() {
         "{rogue}"
     );
     assert!(!p.path().join("out/rogue.yaml").exists());
-    // Nothing but the two manifests in out/: no temporary file left behind.
-    let names: Vec<String> = std::fs::read_dir(p.path().join("out"))
+    // Nothing but the manifest and the link in out/: no temporary file left behind.
+    let mut names: Vec<String> = std::fs::read_dir(p.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec!["mlflow.yaml"]);
+    names.sort();
+    assert_eq!(names, vec!["link.yaml", "mlflow.yaml"]);
 }
 
 /// Runs this test binary again, as a child running only `test`, with `LBIP_MODULE_CHILD`
@@ -1004,7 +1062,6 @@ fn pinning_a_registry_entry_that_is_not_deployed_changes_nothing_and_says_so() {
 
 #[test]
 fn wait_false_returns_after_the_last_patch_without_waiting_for_it() {
-    use lbip_testcluster::Verb;
     let cluster = stolen_ip_cluster();
     let p = Project::new();
     p.write("lbip.yaml", STOLEN_REGISTRY);
@@ -1043,4 +1100,209 @@ fn wait_false_returns_after_the_last_patch_without_waiting_for_it() {
         "wait=no read Services {waits_with} time(s), wait=yes {waits_all}"
     );
     assert_eq!(cluster.lb_ips("mlflow", "mlflow"), vec!["192.168.1.201"]);
+}
+
+#[test]
+fn context_selects_the_cluster_with_the_kubeconfig_option_and_with_kubeconfig_env() {
+    // Two servers told apart by their Services: MLflow runs only on `a`.
+    let a = stolen_ip_cluster();
+    let b = stolen_ip_cluster();
+    b.delete_service("mlflow", "mlflow").unwrap();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    p.write(
+        "kube/two.yaml",
+        &format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- {{name: a, cluster: {{server: '{}', certificate-authority-data: {}}}}}
+- {{name: b, cluster: {{server: '{}', certificate-authority-data: {}}}}}
+- {{name: dead, cluster: {{server: 'https://127.0.0.1:1'}}}}
+users:
+- {{name: alice, user: {{token: {TOKEN}}}}}
+contexts:
+- {{name: ctx-a, context: {{cluster: a, user: alice}}}}
+- {{name: ctx-b, context: {{cluster: b, user: alice}}}}
+- {{name: ctx-dead, context: {{cluster: dead, user: alice}}}}
+current-context: ctx-dead
+",
+            a.url(),
+            a.ca_data(),
+            b.url(),
+            b.ca_data()
+        ),
+    );
+    let kc = p.path().join("kube/two.yaml").display().to_string();
+    let missing = p.path().join("kube/missing.yaml").display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: a by option
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kc}", context: ctx-a, state: checked, fail_on_drift: no}}
+      environment: {{KUBECONFIG: "{missing}"}}
+    - name: b by env
+      lbip: {{registry: lbip.yaml, context: ctx-b, state: checked, fail_on_drift: no}}
+      environment: {{KUBECONFIG: "{missing}:{kc}"}}
+    - name: current context by env
+      lbip: {{registry: lbip.yaml, state: checked}}
+      environment: {{KUBECONFIG: "{kc}"}}
+      ignore_errors: true
+    - name: unknown context by env
+      lbip: {{registry: lbip.yaml, context: nope, state: checked}}
+      environment: {{KUBECONFIG: "{kc}"}}
+      ignore_errors: true
+"#
+        ),
+        &[],
+    );
+    assert_no_token(&run);
+    let rows = |task: &str| -> Vec<(String, String)> {
+        run.task(task)["status"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{task}: {}", run.task(task)))
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["states"][0].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(run.task("a by option")["_status"], "ok");
+    assert!(
+        rows("a by option").contains(&("mlflow".into(), "drift".into())),
+        "{:?}",
+        rows("a by option")
+    );
+    assert_eq!(run.task("b by env")["_status"], "ok");
+    assert!(
+        rows("b by env").contains(&("mlflow".into(), "missing".into())),
+        "{:?}",
+        rows("b by env")
+    );
+    let dead = run.task("current context by env");
+    assert_eq!(dead["_status"], "failed");
+    assert!(
+        dead["msg"]
+            .as_str()
+            .unwrap()
+            .contains("https://127.0.0.1:1 (context ctx-dead)"),
+        "{dead}"
+    );
+    let nope = run.task("unknown context by env");
+    assert_eq!(nope["_status"], "failed");
+    assert!(
+        nope["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("context \"nope\" (option context) does not exist in $KUBECONFIG ("),
+        "{nope}"
+    );
+    assert!(a.request_log().count(Verb::List, "services") > 0);
+    assert!(b.request_log().count(Verb::List, "services") > 0);
+}
+
+#[test]
+fn secrets_of_every_kubeconfig_form_are_redacted_from_the_result() {
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let user_kubeconfig = |server: &str, user: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: \"{server}\"\nusers:\n- name: u\n  user:\n{user}contexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"
+        )
+    };
+    // An exec plugin that fails: kube-rs quotes its command with the environment.
+    p.write(
+        "kube/exec.yaml",
+        &user_kubeconfig(
+            "https://127.0.0.1:1",
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: [\"-c\", \"exit 1\"]\n      interactiveMode: Never\n      env:\n      - name: API_KEY\n        value: |\n          ansible-exec-secret-1\n",
+        ),
+    );
+    p.write(
+        "kube/url.yaml",
+        &user_kubeconfig(
+            "https://ops:ansible-url-pass@127.0.0.1:1/?access_token=ansible-url-token",
+            "    username: ops\n",
+        ),
+    );
+    let exec = p.path().join("kube/exec.yaml").display().to_string();
+    let url = p.path().join("kube/url.yaml").display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: exec by option
+      lbip: {{registry: lbip.yaml, kubeconfig: "{exec}", state: checked}}
+      ignore_errors: true
+    - name: url by env
+      lbip: {{registry: lbip.yaml, state: pinned, timeout: 5s}}
+      environment: {{KUBECONFIG: "{url}"}}
+      ignore_errors: true
+"#
+        ),
+        &[],
+    );
+    for (task, secrets) in [
+        ("exec by option", &["ansible-exec-secret-1"][..]),
+        ("url by env", &["ansible-url-pass", "ansible-url-token"]),
+    ] {
+        let r = run.task(task);
+        assert_eq!(r["_status"], "failed", "{r}");
+        let msg = r["msg"].as_str().unwrap();
+        assert!(msg.contains("[REDACTED]"), "{task}: {msg}");
+        for s in secrets {
+            assert!(
+                !run.stdout.contains(s) && !run.stderr.contains(s),
+                "{s} leaked: {}",
+                run.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pinned_task_that_times_out_says_where_every_service_stands() {
+    // MetalLB's controller is down: patches land, nobody assigns the addresses.
+    let cluster = lbip_testcluster::TestCluster::start_blocking(lbip_testcluster::Options {
+        metallb: None,
+        ..lbip_testcluster::Options::default().seed_yaml(STOLEN_CLUSTER)
+    })
+    .unwrap();
+    let p = Project::new();
+    p.write("lbip.yaml", STOLEN_REGISTRY);
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let run = p.play(
+        &format!(
+            r#"
+    - name: pin
+      lbip: {{registry: lbip.yaml, kubeconfig: "{kubeconfig}", timeout: 1s}}
+      ignore_errors: true
+"#
+        ),
+        &[],
+    );
+    assert_no_token(&run);
+    let pin = run.task("pin");
+    assert_eq!(pin["_status"], "failed", "{pin}");
+    let msg = pin["msg"].as_str().unwrap();
+    assert!(
+        msg.starts_with("pinning stopped: pin seldon-system/seldon-scheduler failed after its patch was applied: timed out after 1s waiting for MetalLB"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(
+            "now mlflow/mlflow has 192.168.1.203, seldon-system/seldon-scheduler has 192.168.1.201"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("rerun the task to resume"), "{msg}");
+    let now = pin["now"].as_array().unwrap();
+    assert_eq!(now.len(), 2, "{pin}");
+    assert_eq!(
+        now[1]["requested"],
+        serde_json::json!(["192.168.1.202"]),
+        "{pin}"
+    );
 }

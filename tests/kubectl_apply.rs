@@ -174,7 +174,7 @@ fn apply_acts_only_in_the_selected_namespace() {
 }
 
 #[test]
-fn status_on_two_thousand_services_makes_one_service_list() {
+fn status_on_two_thousand_services_reads_them_in_four_pages() {
     let pool = "
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
@@ -211,16 +211,26 @@ spec: {addresses: [10.20.0.0/20]}
         "header + Services + missing entries: {}",
         status.stderr
     );
+    // Pages of 500 (kubectl's chunk size), then the pools; the table shows no events, so
+    // none are read.
     assert_eq!(
         log.count(Verb::List, "services"),
-        1,
+        4,
+        "{:?}",
+        log.api_calls()
+    );
+    assert!(
+        log.api_calls()
+            .iter()
+            .filter(|r| r.resource.as_deref() == Some("services"))
+            .all(|r| r.query.contains("limit=500")),
         "{:?}",
         log.api_calls()
     );
     assert_eq!(
         log.api_calls().len(),
-        3,
-        "one LIST each of services, pools, events: {:?}",
+        5,
+        "four pages of services, one LIST of pools: {:?}",
         log.api_calls()
     );
     assert!(log.mutating().is_empty());

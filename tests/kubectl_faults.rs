@@ -52,9 +52,14 @@ fn a_conflict_mid_apply_is_retried_from_fresh_state() {
     assert!(converged(&c));
 }
 
-fn fails_midway_then_rerun_converges(action: FaultAction) {
+fn fails_midway_then_rerun_converges(action: FaultAction, times: usize) {
     let c = drifted();
-    c.inject(Fault::on(Verb::Patch, "services").nth(2).action(action));
+    c.inject(
+        Fault::on(Verb::Patch, "services")
+            .nth(2)
+            .times(times)
+            .action(action),
+    );
     let reg = example_registry();
     let run = lbip(&c, &reg, &["apply", "-A", "--timeout", "10s"]);
     assert_eq!(run.code, 2, "{run:?}");
@@ -83,13 +88,14 @@ fn fails_midway_then_rerun_converges(action: FaultAction) {
 }
 
 #[test]
-fn a_server_error_midway_reports_what_was_applied_and_a_rerun_converges() {
-    fails_midway_then_rerun_converges(FaultAction::Status(500));
+fn a_server_error_that_persists_midway_reports_what_was_applied_and_a_rerun_converges() {
+    // A single 500 is retried (tests/kubectl_retry.rs); one that stays is reported.
+    fails_midway_then_rerun_converges(FaultAction::Status(500), 1000);
 }
 
 #[test]
 fn a_dropped_connection_midway_reports_what_was_applied_and_a_rerun_converges() {
-    fails_midway_then_rerun_converges(FaultAction::Drop);
+    fails_midway_then_rerun_converges(FaultAction::Drop, 1);
 }
 
 #[test]

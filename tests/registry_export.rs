@@ -176,6 +176,62 @@ fn hosts_write_follows_a_symlink() {
     );
 }
 
+/// The one symlink policy (`atomic_file`), for every export: a link into another directory is
+/// followed and its target replaced with its permissions; a dangling link creates its target;
+/// no temporary file is left on either side.
+#[cfg(unix)]
+#[test]
+fn export_write_through_relative_and_dangling_symlinks_keeps_link_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let real = store.join("pools.yaml");
+    std::fs::write(&real, "old\n").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let link = work.join("pools.yaml");
+    std::os::unix::fs::symlink("../store/pools.yaml", &link).unwrap();
+    let dangling = work.join("markdown.md");
+    std::os::unix::fs::symlink("../store/ips.md", &dangling).unwrap();
+    for (format, path) in [("metallb", &link), ("markdown", &dangling)] {
+        let out = lbip(&[
+            "export",
+            format,
+            "-r",
+            "examples/registry.yaml",
+            "--write",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+    let want = lbip(&["export", "metallb", "-r", "examples/registry.yaml"]).stdout;
+    assert_eq!(std::fs::read(&real).unwrap(), want);
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    assert!(
+        std::fs::read_to_string(store.join("ips.md"))
+            .unwrap()
+            .contains("| mlflow | mlflow | 192.168.1.215 |")
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .chain(std::fs::read_dir(&work).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ips.md", "markdown.md", "pools.yaml", "pools.yaml"]);
+}
+
 #[test]
 fn hosts_write_appends_a_block_and_refuses_a_broken_one() {
     let dir = tempfile::tempdir().unwrap();

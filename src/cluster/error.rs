@@ -44,44 +44,79 @@ impl fmt::Display for Op {
     }
 }
 
+/// The server and context a request went to, for messages.
+pub struct Target<'a> {
+    pub server: &'a str,
+    pub context: &'a str,
+    /// kubectl flags selecting the same entries (`--context prod`), for help lines.
+    pub kubectl_flags: &'a str,
+}
+
+/// Where a request went, for messages (boxed in errors: errors stay small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub server: String,
+    pub context: String,
+    /// kubectl flags selecting the same entries, for the `kubectl ... get --raw` hint.
+    pub kubectl_flags: String,
+}
+
 #[derive(Debug)]
 pub enum ClusterError {
     /// The kubeconfig could not be read or has no usable context.
     Config { message: String },
     /// TCP/TLS/HTTP failure talking to the server.
     Unreachable {
-        server: String,
-        context: String,
+        at: Box<Endpoint>,
         op: Op,
         detail: String,
     },
     Forbidden {
-        op: Op,
+        op: Box<Op>,
         context: String,
         message: String,
     },
     /// 409: the object changed since it was read.
     Conflict { op: Op },
-    /// Any other API error status.
-    Api { op: Op, code: u16, message: String },
+    /// Any other API error status; `retries` is how often it was retried in vain (429, 5xx).
+    Api {
+        op: Op,
+        code: u16,
+        message: String,
+        retries: u32,
+    },
     /// MetalLB did not report the expected IP in time.
     Timeout { what: String },
+    /// The cluster changed under an apply in a way it could not plan around.
+    Changed { what: String },
 }
 
 impl ClusterError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ClusterError::Conflict { .. })
     }
+    /// The first line of the message (what happened, without the help).
+    pub fn summary(&self) -> String {
+        self.to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, ClusterError::Forbidden { .. })
+    }
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClusterError::Api { code: 404, .. })
     }
-    /// Maps a kube-rs error for `op`.
-    pub fn from_kube(err: kube::Error, op: Op, server: &str, context: &str) -> ClusterError {
+    /// Maps a kube-rs error for `op` sent to `target`; `retries`: how often the retry policy
+    /// resent the request before giving up (0 when it did not retry).
+    pub fn from_kube(err: kube::Error, op: Op, target: &Target, retries: u32) -> ClusterError {
         match err {
             kube::Error::Api(status) => match status.code {
                 403 => ClusterError::Forbidden {
-                    op,
-                    context: context.to_string(),
+                    op: Box::new(op),
+                    context: target.context.to_string(),
                     message: status.message.clone(),
                 },
                 409 => ClusterError::Conflict { op },
@@ -93,18 +128,78 @@ impl ClusterError {
                     } else {
                         status.message.clone()
                     },
+                    retries,
                 },
             },
             kube::Error::Auth(e) => ClusterError::Config {
-                message: format!("cannot authenticate to {server} (context {context}): {e}"),
+                message: format!(
+                    "cannot authenticate to {} (context {}): {}",
+                    target.server,
+                    target.context,
+                    error_chain(&e)
+                ),
             },
             other => ClusterError::Unreachable {
-                server: server.to_string(),
-                context: context.to_string(),
+                at: Box::new(Endpoint {
+                    server: target.server.to_string(),
+                    context: target.context.to_string(),
+                    kubectl_flags: target.kubectl_flags.to_string(),
+                }),
                 op,
                 detail: error_chain(&other),
             },
         }
+    }
+
+    /// The same error with every secret in `secrets` (and URL credentials) removed from its
+    /// text: transport errors and server messages may quote a URL or an auth plugin's output.
+    pub fn redacted(self, secrets: &[String]) -> ClusterError {
+        let r = |s: String| super::secrets::redact_text(&s, secrets);
+        match self {
+            ClusterError::Config { message } => ClusterError::Config {
+                message: r(message),
+            },
+            ClusterError::Unreachable { mut at, op, detail } => {
+                at.server = r(at.server);
+                ClusterError::Unreachable {
+                    at,
+                    op,
+                    detail: r(detail),
+                }
+            }
+            ClusterError::Forbidden {
+                op,
+                context,
+                message,
+            } => ClusterError::Forbidden {
+                op,
+                context,
+                message: r(message),
+            },
+            ClusterError::Api {
+                op,
+                code,
+                message,
+                retries,
+            } => ClusterError::Api {
+                op,
+                code,
+                message: r(message),
+                retries,
+            },
+            ClusterError::Timeout { what } => ClusterError::Timeout { what: r(what) },
+            ClusterError::Changed { what } => ClusterError::Changed { what: r(what) },
+            other @ ClusterError::Conflict { .. } => other,
+        }
+    }
+}
+
+/// `kubectl <flags> <rest>`, without a double space when there are no flags.
+pub fn kubectl_command(flags: &str, rest: &str) -> String {
+    if flags.is_empty() {
+        format!("kubectl {rest}")
+    } else {
+        format!("kubectl {flags} {rest}")
     }
 }
 
@@ -135,12 +230,12 @@ impl fmt::Display for ClusterError {
                 f,
                 "{message}\n  = help: check --kubeconfig/$KUBECONFIG and --context (`kubectl config get-contexts`)"
             ),
-            ClusterError::Unreachable {
-                server,
-                context,
-                op,
-                detail,
-            } => {
+            ClusterError::Unreachable { at, op, detail } => {
+                let Endpoint {
+                    server,
+                    context,
+                    kubectl_flags,
+                } = at.as_ref();
                 let help = if detail.contains("certificate") {
                     "the server's TLS certificate is not trusted: check certificate-authority(-data) in the kubeconfig's cluster entry, or set tls-server-name to a name the certificate holds"
                 } else {
@@ -148,7 +243,8 @@ impl fmt::Display for ClusterError {
                 };
                 write!(
                     f,
-                    "cannot reach the Kubernetes API server {server} (context {context}) to {op}: {detail}\n  = help: {help}; `kubectl --context {context} get --raw /version` should work too"
+                    "cannot reach the Kubernetes API server {server} (context {context}) to {op}: {detail}\n  = help: {help}; `{}` should work too",
+                    kubectl_command(kubectl_flags, "get --raw /version")
                 )
             }
             ClusterError::Forbidden {
@@ -170,10 +266,19 @@ impl fmt::Display for ClusterError {
                 f,
                 "conflict: the object changed while lbip worked ({op}); rerun the command"
             ),
-            ClusterError::Api { op, code, message } => {
-                write!(f, "the API server refused to {op}: HTTP {code}: {message}")
+            ClusterError::Api {
+                op,
+                code,
+                message,
+                retries,
+            } => {
+                write!(f, "the API server refused to {op}: HTTP {code}: {message}")?;
+                if *retries > 0 {
+                    write!(f, " (still so after {retries} retries with backoff)")?;
+                }
+                Ok(())
             }
-            ClusterError::Timeout { what } => write!(f, "{what}"),
+            ClusterError::Timeout { what } | ClusterError::Changed { what } => write!(f, "{what}"),
         }
     }
 }

@@ -6,10 +6,15 @@
 mod apply;
 mod connect;
 mod error;
+pub mod kubeconfig;
 mod read;
+pub mod retry;
 pub mod secrets;
 
-pub use apply::{AppliedStep, ApplyFailure, ApplyOptions, ApplyReport, Progress, apply};
+pub use apply::{
+    AppliedStep, ApplyFailure, ApplyOptions, ApplyReport, Progress, Replan, Replanner, ServiceNow,
+    apply,
+};
 pub use connect::{Connection, KubeOptions, connect, install_crypto_provider};
 pub use error::{ClusterError, Op};
-pub use read::{ObserveOptions, observe};
+pub use read::{ObserveOptions, observe, services};

@@ -16,10 +16,20 @@ pub const POOL_NOT_ADVERTISED: &str = "pool-not-advertised";
 pub const SERVICELB_RUNNING: &str = "servicelb-running";
 pub const IP_NOT_FROM_POOL: &str = "ip-not-from-pool";
 pub const ALLOCATION_FAILED: &str = "allocation-failed";
+pub const POOLS_UNKNOWN: &str = "pools-unknown";
 
 /// Every environment finding, most important first.
 pub fn doctor(registry: &Registry, observed: &Observed) -> Vec<Finding> {
     let mut out = Vec::new();
+    if let Some(why) = &observed.pools_unreadable {
+        out.push(
+            Finding::error(
+                POOLS_UNKNOWN,
+                format!("cannot read the IPAddressPools ({why}): pool coverage, stealable IPs and advertisements were not checked"),
+            )
+            .hint("grant verb `list` on resource `ipaddresspools.metallb.io` (README: \"RBAC\")"),
+        );
+    }
     metallb_install(registry, observed, &mut out);
     servicelb(observed, &mut out);
     pools(registry, observed, &mut out);
@@ -59,7 +69,7 @@ pub fn doctor(registry: &Registry, observed: &Observed) -> Vec<Finding> {
 
 fn metallb_install(registry: &Registry, observed: &Observed, out: &mut Vec<Finding>) {
     let Some(m) = &observed.metallb else {
-        if observed.pools.is_none() {
+        if observed.pools.is_none() && observed.pools_unreadable.is_none() {
             out.push(
                 Finding::error(METALLB_MISSING, "MetalLB is not installed: no controller Deployment and no IPAddressPool CRD")
                     .hint("install MetalLB (https://metallb.io/installation/), then `lbip export metallb | kubectl apply -f -`"),
@@ -147,7 +157,7 @@ fn pools(registry: &Registry, observed: &Observed, out: &mut Vec<Finding>) {
                     .for_id(entry.id())
                     .hint("`lbip export metallb | kubectl apply -f -` creates pools for the registry"),
                 ),
-                Some(p) if p.auto_assign && !p.service_allocation => {
+                Some(p) if p.auto_assign && p.service_allocation.is_none() => {
                     let label = format!("{ip} ({})", entry.id());
                     match stealable.iter_mut().find(|(q, _)| q.name == p.name && q.namespace == p.namespace) {
                         Some((_, ips)) => ips.push(label),

@@ -32,6 +32,62 @@ pub struct ObservedService {
     /// `port/PROTOCOL`, in spec order.
     pub ports: Vec<String>,
     pub resource_version: Option<String>,
+    /// The IP families of the Service (`spec.ipFamilies`, else those of its cluster IPs):
+    /// MetalLB gives it exactly one address per family, and refuses a request that differs.
+    pub ip_families: Vec<IpFamily>,
+}
+
+/// An IP family, as Kubernetes spells it in `spec.ipFamilies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum IpFamily {
+    #[serde(rename = "IPv4")]
+    V4,
+    #[serde(rename = "IPv6")]
+    V6,
+}
+
+impl IpFamily {
+    pub fn of(ip: IpAddr) -> IpFamily {
+        if ip.is_ipv4() {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        }
+    }
+    fn parse(text: &str) -> Option<IpFamily> {
+        match text {
+            "IPv4" => Some(IpFamily::V4),
+            "IPv6" => Some(IpFamily::V6),
+            _ => None,
+        }
+    }
+}
+
+/// The families of a Service spec: `ipFamilies` when set, else its cluster IPs' (a Service
+/// the API server has not defaulted yet is IPv4, the default of single-stack clusters).
+fn families_of(spec: &k8s_openapi::api::core::v1::ServiceSpec) -> Vec<IpFamily> {
+    let mut out: Vec<IpFamily> = spec
+        .ip_families
+        .iter()
+        .flatten()
+        .filter_map(|f| IpFamily::parse(f))
+        .collect();
+    if out.is_empty() {
+        out = spec
+            .cluster_ips
+            .iter()
+            .flatten()
+            .chain(spec.cluster_ip.iter())
+            .filter_map(|ip| ip.parse::<IpAddr>().ok())
+            .map(IpFamily::of)
+            .collect();
+    }
+    out.dedup();
+    out.truncate(2);
+    if out.is_empty() {
+        out.push(IpFamily::V4);
+    }
+    out
 }
 
 impl ObservedService {
@@ -61,6 +117,7 @@ impl ObservedService {
     pub fn from_k8s(svc: &Service) -> ObservedService {
         let meta = &svc.metadata;
         let spec = svc.spec.clone().unwrap_or_default();
+        let ip_families = families_of(&spec);
         let ingress = svc
             .status
             .as_ref()
@@ -81,6 +138,7 @@ impl ObservedService {
             .map(|p| format!("{}/{}", p.port, p.protocol.as_deref().unwrap_or("TCP")))
             .collect();
         ObservedService {
+            ip_families,
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
             service_type: spec.type_.unwrap_or_else(|| "ClusterIP".into()),
@@ -112,8 +170,9 @@ pub struct ObservedPool {
     pub addresses: Vec<String>,
     pub auto_assign: bool,
     pub avoid_buggy_ips: bool,
-    /// `spec.serviceAllocation` is set: only matching Services get IPs from it.
-    pub service_allocation: bool,
+    /// `spec.serviceAllocation`: only the Services it admits get IPs from the pool, whether
+    /// allocated or requested (see `admission`).
+    pub service_allocation: Option<super::admission::ServiceAllocation>,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -128,6 +187,19 @@ impl ObservedPool {
     }
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.ranges().iter().any(|r| r.contains(ip))
+    }
+    /// Whether MetalLB hands `ip` out of this pool: covered, and not a `.0`/`.255` the pool
+    /// avoids.
+    pub fn can_assign(&self, ip: IpAddr) -> bool {
+        let buggy = self.avoid_buggy_ips
+            && matches!(ip, IpAddr::V4(v4) if matches!(v4.octets()[3], 0 | 255));
+        !buggy && self.contains(ip)
+    }
+    /// Whether some pool selects namespaces by label (then their labels must be read).
+    pub fn selects_namespaces(&self) -> bool {
+        self.service_allocation
+            .as_ref()
+            .is_some_and(|a| !a.namespace_selectors.is_empty())
     }
 }
 
@@ -311,8 +383,12 @@ pub struct Observed {
     /// Every Service read (LoadBalancer or not); may cover more than `scope` so that
     /// squatters in other namespaces are seen, but only Services in scope are changed.
     pub services: Vec<ObservedService>,
-    /// `None` when the MetalLB CRDs are not installed.
+    /// `None` when the MetalLB CRDs are not installed, or the pools could not be read.
     pub pools: Option<Vec<ObservedPool>>,
+    /// Why the pools could not be read (a 403), when so: commands then say "pools unknown".
+    pub pools_unreadable: Option<String>,
+    /// Namespace labels, read only when some pool selects namespaces by label.
+    pub namespace_labels: Option<super::admission::NamespaceLabels>,
     pub advertisements: Vec<ObservedAdvertisement>,
     pub events: Vec<ObservedEvent>,
     /// Filled by the doctor's extra reads.
@@ -327,6 +403,8 @@ impl Observed {
             scope,
             services,
             pools: None,
+            pools_unreadable: None,
+            namespace_labels: None,
             advertisements: Vec::new(),
             events: Vec::new(),
             metallb: None,

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// What to do with unregistered Services that sit on an IP a registry entry needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvictPolicy {
     /// Pin the squatter to a free address that no registry entry uses, so it keeps a
@@ -137,6 +137,27 @@ impl Step {
     }
 }
 
+/// The step that moves `step`'s Service back to the IPs it had before `step` (`step.from`),
+/// built against its current object: used when MetalLB took its IP away because the target
+/// was taken meanwhile, so that it gets its old address back instead of staying without one.
+pub fn revert_step(step: &Step, fresh: &ObservedService, prefix: Prefix) -> Step {
+    let shared_key = step.set_annotations.get(&prefix.allow_shared_ip());
+    let mut back = build_step(
+        fresh,
+        &step.from,
+        Action::Pin,
+        prefix,
+        shared_key.map(String::as_str),
+        format!(
+            "back to {}: {} was taken meanwhile",
+            ips_text(&step.from),
+            ips_text(&step.to)
+        ),
+    );
+    back.action = Action::Pin;
+    back
+}
+
 /// A Service the plan cannot bring to the registry, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Blocked {
@@ -245,6 +266,38 @@ impl Sim<'_> {
     }
 }
 
+/// Whether applying `step` changes what its Service requests, so that a target taken in the
+/// meantime would cost the Service its IP (MetalLB releases the old one at once).
+pub fn step_moves(step: &Step) -> bool {
+    !step.is_noop_patch() && step.to != step.from
+}
+
+/// `namespace/name` of the Services other than the step's own that hold or request one of
+/// its target IPs in `observed`, leaving out those the registry lets share it (the same
+/// `sharedKey`). Empty means the step can go ahead; anything else means the cluster changed
+/// since the plan was made and the step would leave its Service without an IP.
+pub fn target_holders(registry: &Registry, observed: &Observed, step: &Step) -> Vec<String> {
+    let reader = observed.reader();
+    let shared_key = |ns: &str, name: &str| registry.lookup(ns, name).and_then(|e| e.shared_key());
+    let mine = shared_key(&step.namespace, &step.name);
+    let mut out: Vec<String> = observed
+        .load_balancers()
+        .filter(|s| !(s.namespace == step.namespace && s.name == step.name))
+        .filter(|s| mine.is_none() || shared_key(&s.namespace, &s.name) != mine)
+        .filter(|s| {
+            s.assigned
+                .iter()
+                .copied()
+                .chain(s.requested_ips(reader))
+                .any(|ip| step.to.contains(&ip))
+        })
+        .map(ObservedService::key)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Computes the ordered steps that bring every Service in scope to the registry.
 pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> Plan {
     let reader = observed.reader();
@@ -266,13 +319,6 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             return None;
         }
         registry.lookup(&key.0, &key.1).and_then(|e| e.shared_key())
-    };
-    // Whether MetalLB could hand the address out (unknown pools: trust the registry).
-    let covered = |ip: &IpAddr| {
-        observed
-            .pools
-            .as_ref()
-            .is_none_or(|pools| pools.iter().any(|p| p.contains(*ip)))
     };
     let mut uncovered = Vec::new();
     // Desired targets for Services lbip may change.
@@ -307,13 +353,17 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         if !needs {
             continue;
         }
-        // Moving a Service to an address no cluster pool covers makes MetalLB refuse it and
-        // leaves the Service without any IP: never do that.
-        if let Some(ip) = target.iter().find(|ip| !covered(ip)) {
+        // Moving a Service to an address MetalLB would refuse (no cluster pool covers it, or
+        // the pool's serviceAllocation does not admit the Service) leaves it without any IP:
+        // never do that.
+        if let Some(reason) = target
+            .iter()
+            .find_map(|ip| super::free::refusal(observed, svc, *ip))
+        {
             uncovered.push(Blocked {
                 namespace: key.0.clone(),
                 name: key.1.clone(),
-                reason: format!("{ip} is in no IPAddressPool of the cluster; MetalLB would refuse it and the Service would lose its IP (`kubectl lbip doctor` explains)"),
+                reason,
             });
             continue;
         }
@@ -325,14 +375,11 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         let kb = registry.lookup(&b.0, &b.1).and_then(|e| e.shared_key());
         ka.is_some() && ka == kb
     };
-    // Addresses nobody holds, requests or is given by the registry (or a reassign).
+    // Addresses nobody holds, requests or is given by the registry (or a reassign), picked
+    // per Service: one per family, from a pool that admits it.
     let mut used = observed.ips_in_use();
     used.extend(desired.values().flatten().copied());
-    let mut free = registry
-        .free_addresses(None, &used)
-        .filter(|ip| covered(ip))
-        .collect::<Vec<_>>()
-        .into_iter();
+    let mut free = super::free::FreeAddresses::new(registry, observed, used);
 
     let mut plan = Plan {
         blocked: uncovered,
@@ -417,28 +464,48 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             let target = match registry.lookup(&squatter.0, &squatter.1) {
                 Some(e)
                     if sim.blockers(&squatter, &e.ip_values()).is_empty()
-                        && e.ip_values() != ips =>
+                        && e.ip_values() != ips
+                        && super::free::refusal(observed, holder, e.ip_values()[0]).is_none() =>
                 {
-                    Some(e.ip_values())
+                    Ok(e.ip_values())
                 }
-                _ => free.next().map(|ip| vec![ip]),
+                _ if refuse.is_some() => Err(String::new()),
+                _ => free.take_for(holder),
             };
             match (refuse, target) {
-                (None, Some(to)) => {
-                    let reason = format!(
-                        "free {} for {}/{}",
-                        ips_text(&sim.assigned[&squatter]),
-                        key.0,
-                        key.1
-                    );
+                (None, Ok(to)) => {
+                    let reason = if sim.assigned[&squatter].is_empty() {
+                        // A pending Service that asks for the address: it would get it the
+                        // moment it is free.
+                        format!(
+                            "stop requesting {}, which {}/{} needs",
+                            ips_text(&ips),
+                            key.0,
+                            key.1
+                        )
+                    } else {
+                        format!(
+                            "free {} for {}/{}",
+                            ips_text(&sim.assigned[&squatter]),
+                            key.0,
+                            key.1
+                        )
+                    };
                     let mut step = build_step(holder, &to, Action::Evict, prefix, None, reason);
                     step.from = sim.assigned[&squatter].clone();
                     sim.move_to(&squatter, &to);
                     plan.steps.push(step);
                 }
-                (refuse, _) => {
-                    let reason = refuse
-                        .unwrap_or_else(|| "no free address left to move the holder to".into());
+                (refuse, target) => {
+                    let reason = refuse.unwrap_or_else(|| {
+                        format!(
+                            "{} is held by {}/{}, and there is nowhere to move it: {}",
+                            ips_text(&ips),
+                            squatter.0,
+                            squatter.1,
+                            target.err().unwrap_or_default()
+                        )
+                    });
                     pending.retain(|k| k != &key);
                     plan.blocked.push(Blocked {
                         namespace: key.0,
@@ -451,9 +518,13 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         }
         // 3. Everyone left waits for someone else: a cycle. Park the first on scratch.
         let key = pending[0].clone();
-        match free.next() {
-            Some(scratch) if !parked.contains(&key) => {
-                let to = vec![scratch];
+        let scratch = if parked.contains(&key) {
+            Err("it was parked once already".to_string())
+        } else {
+            free.take_for(sim.services[&key])
+        };
+        match scratch {
+            Ok(to) => {
                 let reason = format!(
                     "scratch address: breaks the cycle over {}",
                     ips_text(&sim.assigned[&key])
@@ -471,15 +542,20 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                 parked.insert(key);
                 plan.steps.push(step);
             }
-            _ => {
+            Err(why) => {
                 pending.remove(0);
                 plan.blocked.push(Blocked {
                     namespace: key.0,
                     name: key.1,
-                    reason: "cycle with no free scratch address to break it".into(),
+                    reason: format!("cycle with no free scratch address to break it: {why}"),
                 });
             }
         }
+    }
+    if observed.pools_unreadable.is_some() && !plan.steps.is_empty() {
+        plan.warnings.push(
+            "the cluster's IPAddressPools could not be read, so lbip cannot verify that the addresses it moves Services to are in a pool (it trusts the registry's pools); MetalLB refuses an address no pool covers and the Service moved there loses its IP".to_string(),
+        );
     }
     // MetalLB hands a freed IP to a pending Service at once. A pending Service that requests
     // nothing could take an address this plan frees before its owner is moved in.

@@ -30,6 +30,7 @@ fn svc(ns: &str, name: &str, assigned: &[&str], annotations: &[(&str, &str)]) ->
         ingress_hostnames: Vec::new(),
         ports: vec!["80/TCP".into()],
         resource_version: Some("1".into()),
+        ip_families: vec![observed::IpFamily::V4],
     }
 }
 
@@ -290,7 +291,7 @@ fn import_writes_a_registry_that_loads_cleanly_and_matches_the_cluster() {
         addresses: vec!["192.168.1.200-192.168.1.250".into()],
         auto_assign: true,
         avoid_buggy_ips: false,
-        service_allocation: false,
+        service_allocation: None,
         labels: BTreeMap::new(),
     }]);
     let text = import::import(&observed);

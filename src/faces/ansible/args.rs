@@ -408,7 +408,8 @@ fn list_value(v: &Value) -> Result<OptionValue, String> {
     ))
 }
 
-/// Whole seconds (`90`, `"90"`) or a duration string (`"90s"`, `"5m"`, `"1m30s"`, `"1h"`).
+/// Whole seconds (`90`, `"90"`) or a duration string in the syntax every face shares
+/// (`crate::duration`: `"90s"`, `"5m"`, `"1m30s"`, `"1h"`, `"500ms"`).
 pub fn parse_duration(v: &Value) -> Result<Duration, String> {
     const HINT: &str = "must be seconds (e.g. 120) or a duration like 90s, 5m, 1m30s";
     match v {
@@ -416,37 +417,10 @@ pub fn parse_duration(v: &Value) -> Result<Duration, String> {
             .as_u64()
             .map(Duration::from_secs)
             .ok_or_else(|| format!("{HINT}, got a negative or fractional number")),
-        Value::String(s) => parse_duration_str(s.trim())
-            .ok_or_else(|| format!("{HINT}, got a string that is not a duration")),
+        Value::String(s) => crate::duration::parse(s)
+            .map_err(|_| format!("{HINT}, got a string that is not a duration")),
         other => Err(format!("{HINT}, got {}", kind(other))),
     }
-}
-
-fn parse_duration_str(s: &str) -> Option<Duration> {
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().ok()?;
-        digits.clear();
-        let unit = match c.to_ascii_lowercase() {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit)?)?;
-    }
-    digits.is_empty().then_some(Duration::from_secs(total))
 }
 
 fn duration_value(v: &Value) -> Result<OptionValue, String> {
@@ -551,13 +525,22 @@ mod tests {
             (json!("5m"), 300),
             (json!("1m30s"), 90),
             (json!("1h"), 3600),
+            // The same syntax as `kubectl lbip --timeout`.
+            (json!("1.5m"), 90),
+            (json!("2h45m"), 9900),
         ] {
             assert_eq!(parse_duration(&v), Ok(Duration::from_secs(secs)), "{v}");
         }
+        assert_eq!(
+            parse_duration(&json!("500ms")),
+            Ok(Duration::from_millis(500))
+        );
         for bad in [
             json!("soon"),
             json!("5x"),
             json!("m"),
+            json!("5M"),
+            json!("1m30"),
             json!(-1),
             json!(1.5),
             json!([]),

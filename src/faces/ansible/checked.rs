@@ -1,5 +1,6 @@
 //! `state: checked`: drift reported like `kubectl lbip check`, from the same analysis.
-//! Read-only, so check mode changes nothing here.
+//! Read-only: it never reports `changed` (drift is a finding, not a change), and check mode
+//! changes nothing here either.
 
 use super::args::ModuleArgs;
 use super::cluster::{self, ServiceKey};
@@ -18,12 +19,10 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 }
 
 async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
-    let read = ObserveOptions {
-        scope: cluster::scope(args),
-        all_services: false,
-        events: true,
-        environment: false,
-    };
+    // The same reads as `kubectl lbip check`.
+    let read = ObserveOptions::new(cluster::scope(args))
+        .pools()
+        .events(true);
     let observed = match cluster::connect_and_observe(args, &read).await {
         Ok((_conn, observed)) => observed,
         Err(failed) => return *failed,
@@ -67,12 +66,15 @@ async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) 
         if args.fail_on_drift {
             ModuleResult::fail(msg)
         } else {
-            let mut r = ModuleResult::ok(msg);
-            r.changed = true;
-            r
+            // Reporting drift changes nothing: `changed` stays false (the drift is in `msg`,
+            // `drift` and `findings`, and a warning makes it visible in the play output).
+            ModuleResult::ok(msg.clone()).warn(format!("drift: {msg}"))
         }
     };
     result.findings = findings;
+    result
+        .warnings
+        .extend(crate::plan::hints::pools_unknown(&observed));
     let drift = problems.len();
     // The per-Service rows are for `register:` users; a failed task shows findings instead,
     // which keeps Ansible's failure output readable.

@@ -56,6 +56,7 @@ pub async fn connect(args: &ModuleArgs) -> Result<Connection, Box<ModuleResult>>
     let opts = KubeOptions {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
+        names: crate::cluster::kubeconfig::FlagNames::ANSIBLE,
         ..Default::default()
     };
     cluster::connect(&opts)
@@ -245,6 +246,7 @@ mod tests {
             ingress_hostnames: Vec::new(),
             ports: vec!["80/TCP".into()],
             resource_version: Some("1".into()),
+            ip_families: vec![crate::plan::observed::IpFamily::V4],
         }
     }
 

@@ -29,16 +29,50 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// True when invoked with one argument that is a JSON args file carrying `_ansible_*` keys.
-pub fn is_args_file_invocation(args: &[OsString]) -> bool {
-    if args.len() != 2 {
-        return false;
-    }
-    let Ok(text) = std::fs::read_to_string(&args[1]) else {
+/// Largest args file considered: Ansible's are a few hundred bytes; a big file named like a
+/// subcommand is never read whole just to find out it is not one.
+const MAX_ARGS_FILE: u64 = 1 << 20;
+
+/// True when `lbip` is invoked with one argument that names an Ansible args file: the
+/// argument is not a word of the command line (`is_cli_word`: a subcommand or a flag), it is
+/// a regular file of at most 1 MiB, and it holds a JSON object with Ansible's `_ansible_*`
+/// keys (at the top, or inside the `ANSIBLE_MODULE_ARGS` wrapper of Python modules). So
+/// `lbip lint` never opens a file called `lint`, and a stray `status` file in the working
+/// directory is never mistaken for a task. (Ansible itself runs the binary as
+/// `<tmp>/AnsiballZ_lbip <tmp>/args`, which `faces::detect` recognises by its name alone.)
+pub fn is_args_file_invocation(
+    args: &[OsString],
+    is_cli_word: impl Fn(&std::ffi::OsStr) -> bool,
+) -> bool {
+    let [_, arg] = args else {
         return false;
     };
-    let trimmed = text.trim_start();
-    trimmed.starts_with('{') && trimmed.contains("\"_ansible_")
+    if is_cli_word(arg) {
+        return false;
+    }
+    let path = std::path::Path::new(arg);
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() > MAX_ARGS_FILE {
+        return false;
+    }
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|v| has_ansible_keys(&v))
+}
+
+/// A JSON object with an `_ansible_*` key, directly or under `ANSIBLE_MODULE_ARGS`.
+fn has_ansible_keys(v: &serde_json::Value) -> bool {
+    let Some(map) = v.as_object() else {
+        return false;
+    };
+    map.keys().any(|k| k.starts_with("_ansible_"))
+        || map
+            .get("ANSIBLE_MODULE_ARGS")
+            .and_then(|inner| inner.as_object())
+            .is_some_and(|inner| inner.keys().any(|k| k.starts_with("_ansible_")))
 }
 
 /// Runs the module: reads the args file named by `args[1]`, prints one JSON result.

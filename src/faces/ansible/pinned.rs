@@ -21,18 +21,14 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 /// One plan for the named Services (and the moves they need), or for everything in scope,
 /// computed from one read and applied in order, exactly as `kubectl lbip apply` does.
 async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
-    let read = ObserveOptions {
-        scope: cluster::scope(args),
-        // Like `kubectl lbip apply`: see who holds an address in every namespace.
-        all_services: true,
-        events: false,
-        environment: false,
-    };
+    // Like `kubectl lbip apply`: see who holds an address in every namespace; no events.
+    let read = ObserveOptions::new(cluster::scope(args)).planning();
     let apply_opts = ApplyOptions {
         timeout: args.timeout,
         conflict_retries: 3,
         prefix: registry.prefix,
         wait_for_last: args.wait,
+        replans: 3,
     };
 
     let (conn, first) = match cluster::connect_and_observe(args, &read).await {
@@ -59,14 +55,56 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
     let plan = plan::plan(registry, &first, &options);
     let planned: Vec<Step> = plan.steps.clone();
     let blocked = plan.blocked.clone();
+    let replanned_warning = |replans: &[crate::cluster::Replan]| -> Vec<String> {
+        replans
+            .iter()
+            .map(|r| {
+                format!(
+                    "the cluster changed before {} {}: {}; the rest was planned again ({} step(s))",
+                    r.at.action.as_str(),
+                    r.at.key(),
+                    r.reason,
+                    r.steps.len()
+                )
+            })
+            .collect()
+    };
     let mut applied = Vec::new();
     let mut failure: Option<String> = None;
+    let mut replans = Vec::new();
+    let mut now = Vec::new();
+    let mut blocked = blocked;
     if !args.check_mode && !plan.steps.is_empty() {
-        let report = crate::cluster::apply(&conn, &plan, &apply_opts, &mut |_| {}).await;
+        let replanner = crate::cluster::Replanner {
+            registry,
+            options: &options,
+        };
+        let report =
+            crate::cluster::apply(&conn, &first, &plan, &replanner, &apply_opts, &mut |_| {}).await;
         applied = report.applied;
+        if !report.replans.is_empty() {
+            blocked = report.blocked;
+        }
+        replans = report.replans;
         if let Some(f) = report.failed {
+            let stands: Vec<String> = f
+                .services
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}/{} has {}",
+                        s.namespace,
+                        s.name,
+                        if s.assigned.is_empty() {
+                            "no IP".to_string()
+                        } else {
+                            crate::metallb::format_ip_list(&s.assigned)
+                        }
+                    )
+                })
+                .collect();
             failure = Some(format!(
-                "{} {} failed{}: {}",
+                "{} {} failed{}: {}{}; rerun the task to resume (it plans again from the cluster's current state)",
                 f.step.action.as_str(),
                 f.step.key(),
                 if f.patched {
@@ -74,8 +112,14 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
                 } else {
                     ""
                 },
-                f.error
+                f.error,
+                if stands.is_empty() {
+                    String::new()
+                } else {
+                    format!("; now {}", stands.join(", "))
+                }
             ));
+            now = f.services;
         }
     }
 
@@ -112,14 +156,24 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
             patches.len(),
             summaries.join(", ")
         )),
-        (None, true) => ModuleResult::ok(format!(
-            "applied {} step(s): {}",
-            patches.len(),
-            summaries.join(", ")
-        )),
+        (None, true) => {
+            // What was applied, which after a replan is not what was planned.
+            let done: Vec<Step> = applied.iter().map(|a| a.step.clone()).collect();
+            let done_summaries = cluster::step_summaries(&done);
+            ModuleResult::ok(format!(
+                "applied {} step(s): {}",
+                done_summaries.len(),
+                done_summaries.join(", ")
+            ))
+        }
     };
     result.changed = changed;
     result.findings = findings;
+    result.warnings.extend(plan.warnings.iter().cloned());
+    result.warnings.extend(replanned_warning(&replans));
+    result
+        .warnings
+        .extend(crate::plan::hints::pools_unknown(&first));
     result.steps = planned
         .iter()
         .map(|s| serde_json::to_value(s).unwrap_or_default())
@@ -138,6 +192,11 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
             serde_json::to_value(&blocked).unwrap_or_default(),
         )
         .with("applied", json!(applied.len()))
+        .with(
+            "replans",
+            serde_json::to_value(&replans).unwrap_or_default(),
+        )
+        .with("now", serde_json::to_value(&now).unwrap_or_default())
         .with(
             "status",
             serde_json::to_value(&statuses).unwrap_or_default(),

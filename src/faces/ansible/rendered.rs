@@ -1,6 +1,7 @@
 //! `state: rendered`: a manifest file post-rendered to `dest` by the post-renderer's own
 //! rewrite (`manifest::post_render`), for manifests Ansible applies itself. `dest` is written
-//! atomically and only when its content changes; check mode writes nothing.
+//! atomically (`atomic_file`: a symlink is followed, the file it points to replaced) and only
+//! when its content changes; check mode writes nothing.
 
 use super::args::ModuleArgs;
 use super::located_line;
@@ -8,8 +9,6 @@ use super::result::{Diff, ModuleResult};
 use super::valid_registry;
 use crate::manifest::{self, Options};
 use serde_json::json;
-use std::io::Write;
-use std::path::Path;
 
 pub fn run(args: &ModuleArgs) -> ModuleResult {
     let (Some(src), Some(dest)) = (&args.src, &args.dest) else {
@@ -56,7 +55,7 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 
     if changed
         && !args.check_mode
-        && let Err(e) = write_atomically(dest, &output)
+        && let Err(e) = crate::atomic_file::write(dest, &output)
     {
         return ModuleResult::fail(format!("cannot write dest {}: {e}", dest.display()));
     }
@@ -93,33 +92,6 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
             before_header: d.to_string(),
             after_header: format!("{d} (post-rendered from {s})"),
         });
-    }
-    result
-}
-
-/// Writes `bytes` to a temporary file beside `dest` and renames it over `dest`, so readers see
-/// the old file or the new one, never half of one. An existing file's permissions are kept.
-fn write_atomically(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "manifest".to_string());
-    let tmp = dir.join(format!(".{name}.lbip-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(dest) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, dest)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
     result
 }

@@ -1,13 +1,15 @@
 //! `lbip export <format> [--write FILE]`: the registry as /etc/hosts, dnsmasq, markdown,
 //! Ansible vars or MetalLB pools. Stdout by default; `--write` replaces the file atomically
-//! (for `hosts`, only the block between `# BEGIN lbip` and `# END lbip`).
+//! (for `hosts`, only the block between `# BEGIN lbip` and `# END lbip`), through
+//! `atomic_file`, which follows symlinks.
 
+use crate::atomic_file;
 use crate::faces::common::{RegistryArg, load_valid_or_report};
 use crate::faces::exit;
 use crate::registry::export::{self, Format, hosts};
 use anyhow::Context;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum FormatArg {
@@ -58,8 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         std::io::stdout().write_all(text.as_bytes())?;
         return Ok(exit::OK);
     };
-    // Write through a symlink (e.g. /etc/hosts -> /run/...) instead of replacing the link.
-    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    // A symlink is followed (core policy, `atomic_file`): its target is read and replaced.
     let content = if format == Format::Hosts {
         let existing = match std::fs::read_to_string(&path) {
             Ok(s) => s,
@@ -74,38 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         text
     };
-    write_atomically(&path, content.as_bytes())
+    atomic_file::write(&path, content.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(exit::OK)
-}
-
-/// Writes through a temporary file in the same directory and renames it over `path`, so a
-/// reader sees the old file or the new one, never half of it. An existing file's
-/// permissions are kept.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.lbip-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            f.set_permissions(meta.permissions())?;
-        }
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -41,6 +41,20 @@ pub enum Command {
     },
 }
 
+/// Whether `word` belongs to lbip's command line: a flag, `help`, or a subcommand (or alias).
+/// Such an argument is never read as an Ansible args file.
+pub fn is_command_word(word: &std::ffi::OsStr) -> bool {
+    let Some(word) = word.to_str() else {
+        return false;
+    };
+    if word.starts_with('-') || word == "help" {
+        return true;
+    }
+    Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
+}
+
 /// Runs the CLI face.
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(&args) {

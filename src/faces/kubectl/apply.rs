@@ -2,7 +2,7 @@
 //! a safe order and waits for MetalLB to confirm each IP.
 
 use super::{Ctx, Failure, Outcome, Output, parse_duration, render};
-use crate::cluster::{self, ApplyOptions, ApplyReport, Progress};
+use crate::cluster::{self, ApplyOptions, ApplyReport, Progress, Replanner};
 use crate::faces::exit;
 use crate::plan::{self, EvictPolicy, Observed, Plan, PlanOptions};
 use serde::Serialize;
@@ -29,48 +29,82 @@ pub struct Args {
     pub flags: ApplyFlags,
     /// Unregistered Services on IPs the registry needs: `pin` them to a free non-registry
     /// address first, or `skip` them (and report the entry they block)
-    #[arg(long, value_enum, default_value_t = EvictPolicy::Pin, value_name = "POLICY")]
-    pub evict_unpinned: EvictPolicy,
+    #[arg(long, value_enum, default_value_t = EvictArg::Pin, value_name = "POLICY")]
+    pub evict_unpinned: EvictArg,
+}
+
+/// `--evict-unpinned`: the command-line spelling of the planner's [`EvictPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvictArg {
+    /// Pin the squatter to a free address that no registry entry uses
+    Pin,
+    /// Never touch unregistered Services; report the entry they block
+    Skip,
+}
+
+impl From<EvictArg> for EvictPolicy {
+    fn from(arg: EvictArg) -> EvictPolicy {
+        match arg {
+            EvictArg::Pin => EvictPolicy::Pin,
+            EvictArg::Skip => EvictPolicy::Skip,
+        }
+    }
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
-    let observed = ctx.observe(true, false).await?;
+    // Who holds an IP anywhere, and the pools; apply needs no Events.
+    let observed = ctx.observe(|r| r.planning()).await?;
     let options = PlanOptions {
-        evict_unpinned: args.evict_unpinned,
+        evict_unpinned: args.evict_unpinned.into(),
         ..Default::default()
     };
     let plan = plan::plan(&ctx.registry, &observed, &options);
-    execute(ctx, &observed, &plan, &args.flags).await
+    let elsewhere = plan::hints::differing_elsewhere(&ctx.registry, &observed, &options);
+    execute(ctx, &observed, &plan, &options, &elsewhere, &args.flags).await
 }
 
 #[derive(Serialize)]
 struct ApplyOutput<'a> {
     plan: &'a Plan,
+    /// Registered Services outside the namespaces apply acted in that differ from the
+    /// registry (`-A` would include them).
+    elsewhere: &'a [String],
     dry_run: bool,
     report: Option<&'a ApplyReport>,
     status: Vec<plan::ServiceStatus>,
 }
 
 /// Shows the plan, asks when appropriate, applies it and prints the final status.
+/// `options` are the plan's (apply plans the rest again with them when the cluster changes);
+/// `elsewhere`: registered Services outside the scope that differ (said, never touched).
 pub(super) async fn execute(
     ctx: &Ctx,
     observed: &Observed,
     plan: &Plan,
+    options: &PlanOptions,
+    elsewhere: &[String],
     flags: &ApplyFlags,
 ) -> Outcome {
     let structured = matches!(ctx.global.output, Output::Json | Output::Yaml);
-    let blocked_code = if plan.blocked.is_empty() {
+    let mut blocked_code = if plan.blocked.is_empty() {
         exit::OK
     } else {
         exit::FINDINGS
     };
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
     if !structured {
-        print!("{}", render::plan_diff(plan, observed));
+        print!("{}", render::plan_diff(plan, observed, &observed.scope));
+        if !elsewhere.is_empty() {
+            print!("{}", render::elsewhere_note(elsewhere, plan.is_empty()));
+        }
     }
     if flags.dry_run || plan.steps.is_empty() {
         if structured {
             let out = ApplyOutput {
                 plan,
+                elsewhere,
                 dry_run: flags.dry_run,
                 report: None,
                 status: plan::analyze(&ctx.registry, observed),
@@ -94,9 +128,25 @@ pub(super) async fn execute(
         conflict_retries: 3,
         prefix: ctx.registry.prefix,
         wait_for_last: true,
+        replans: 3,
     };
-    let report = cluster::apply(&ctx.conn, plan, &opts, &mut show).await;
-    let after = ctx.observe(false, false).await;
+    let replanner = Replanner {
+        registry: &ctx.registry,
+        options,
+    };
+    let report = cluster::apply(&ctx.conn, observed, plan, &replanner, &opts, &mut show).await;
+    if !report.replans.is_empty() {
+        // Said whatever the output: the plan shown is not what was applied.
+        eprint!("{}", render::replans(&report, observed));
+        if report.failed.is_none() {
+            blocked_code = if report.blocked.is_empty() {
+                exit::OK
+            } else {
+                exit::FINDINGS
+            };
+        }
+    }
+    let after = ctx.observe(|r| r.pools().events(ctx.shows_events())).await;
     let status = match &after {
         Ok(o) => plan::analyze(&ctx.registry, o),
         Err(_) => Vec::new(),
@@ -104,6 +154,7 @@ pub(super) async fn execute(
     if structured {
         let out = ApplyOutput {
             plan,
+            elsewhere,
             dry_run: false,
             report: Some(&report),
             status,
@@ -122,7 +173,10 @@ pub(super) async fn execute(
         }
     }
     if report.failed.is_some() {
-        eprint!("{}", render::failure_report(&report));
+        eprint!(
+            "{}",
+            render::failure_report(&report, &super::resume_command())
+        );
         return Ok(exit::ERROR);
     }
     after?;
@@ -155,5 +209,12 @@ fn show_progress(p: Progress) {
         }
         Progress::Waiting { .. } => eprint!("waiting for MetalLB ... "),
         Progress::Done { elapsed, .. } => eprintln!("done ({:.1}s)", elapsed.as_secs_f64()),
+        Progress::Replanned { reason, steps } => {
+            eprintln!("changed meanwhile: {reason}; planned the rest again ({steps} step(s))")
+        }
+        Progress::Reverting { step } => eprint!(
+            "lost its IP, moving it back to {} ... ",
+            render::ips(&step.to, "<pending>")
+        ),
     }
 }

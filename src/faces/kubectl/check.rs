@@ -14,10 +14,13 @@ struct CheckResult<'a> {
     ok: bool,
     services: usize,
     problems: Vec<&'a plan::ServiceStatus>,
+    /// What to run next (`kubectl lbip apply -A --dry-run` shows the fix), when not ok.
+    fix: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
-    let observed = ctx.observe(false, false).await?;
+    // Events explain pending Services in the findings check prints.
+    let observed = ctx.observe(|r| r.pools().events(true)).await?;
     let rows = plan::analyze(&ctx.registry, &observed);
     let problems: Vec<&plan::ServiceStatus> = rows.iter().filter(|r| !r.is_ok()).collect();
     match ctx.global.output {
@@ -26,6 +29,7 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
                 ok: problems.is_empty(),
                 services: rows.len(),
                 problems: problems.clone(),
+                fix: (!problems.is_empty()).then(|| ctx.fix_hint(&rows)),
             };
             print!("{}", render::structured(&result, ctx.global.output));
         }
@@ -53,9 +57,10 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
                 eprintln!("ok: {} Service(s) match the registry", rows.len());
             } else {
                 eprintln!(
-                    "{} of {} Service(s) are not ok; `kubectl lbip apply --dry-run` shows the fix",
+                    "{} of {} Service(s) are not ok; {}",
                     problems.len(),
-                    rows.len()
+                    rows.len(),
+                    ctx.fix_hint(&rows)
                 );
             }
         }

@@ -17,7 +17,7 @@ struct Report<'a> {
 }
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
-    let observed = ctx.observe(false, true).await?;
+    let observed = ctx.observe(|r| r.environment()).await?;
     let findings = doctor::doctor(&ctx.registry, &observed);
     let pools = observed.pools.as_ref().map_or(0, Vec::len);
     match ctx.global.output {

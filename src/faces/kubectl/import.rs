@@ -8,7 +8,8 @@ use crate::plan::import;
 pub struct Args {}
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
-    let observed = ctx.observe(false, true).await?;
+    // Pools for the registry's `pools:`, the controller's version for its prefix.
+    let observed = ctx.observe(|r| r.metallb_controller()).await?;
     let text = import::import(&observed);
     print!("{text}");
     eprintln!("Review the draft, save it as lbip.yaml and run `lbip lint -r lbip.yaml`.");

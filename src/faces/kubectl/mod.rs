@@ -99,37 +99,9 @@ pub enum Command {
     Import(import::Args),
 }
 
-/// A kubectl-style duration: `90`, `90s`, `2m`, `1h`, `1m30s`, `500ms`.
+/// `--timeout`/`--request-timeout`: the core's duration syntax (`90s`, `2m`, `1m30s`, `45`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (num, after) = rest.split_at(digits);
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration (try 60s, 2m, 1h)"))?;
-        let secs = match unit {
-            "ms" => n / 1000.0,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => return Err(format!("`{text}` is not a duration (try 60s, 2m, 1h)")),
-        };
-        total += Duration::from_secs_f64(secs);
-        rest = next;
-    }
-    Ok(total)
+    crate::duration::parse(text)
 }
 
 /// A command's failure: the message for stderr (already explains what to do) and exit 2.
@@ -160,19 +132,47 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Reads the cluster for `scope` (one LIST per kind).
+    /// Reads the cluster for `scope`: Services, plus what `reads` adds (one paginated LIST
+    /// per kind). A 403 on IPAddressPools is said on stderr: the command goes on with the
+    /// pools unknown.
     pub async fn observe(
         &self,
-        all_services: bool,
-        environment: bool,
+        reads: impl FnOnce(ObserveOptions) -> ObserveOptions,
     ) -> Result<Observed, Failure> {
-        let opts = ObserveOptions {
-            scope: self.scope.clone(),
-            all_services,
-            events: true,
-            environment,
-        };
-        Ok(cluster::observe(&self.conn, &opts).await?)
+        let opts = reads(ObserveOptions::new(self.scope.clone()));
+        let observed = cluster::observe(&self.conn, &opts).await?;
+        // Said once, also when a command reads twice (apply reads again for its status).
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if let Some(warning) = crate::plan::hints::pools_unknown(&observed)
+            && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            eprintln!("warning: {warning}");
+        }
+        Ok(observed)
+    }
+    /// Whether the output shows MetalLB's events (the wide table, JSON and YAML do).
+    pub fn shows_events(&self) -> bool {
+        matches!(
+            self.global.output,
+            Output::Wide | Output::Json | Output::Yaml
+        )
+    }
+    /// `; `kubectl lbip apply -A --dry-run` shows the fix`, with the scope the rows need (the
+    /// context's namespace, `-n`, or every namespace), or a note that apply fixes none.
+    pub fn fix_hint(&self, rows: &[crate::plan::ServiceStatus]) -> String {
+        let selected = (!self.global.all_namespaces)
+            .then_some(self.global.namespace.as_deref())
+            .flatten();
+        match crate::plan::hints::apply_scope_for(rows, &self.conn.default_namespace, selected) {
+            Some(scope) => format!(
+                "`kubectl lbip apply{} --dry-run` shows the fix",
+                scope.flags()
+            ),
+            None => {
+                "none of them is something `kubectl lbip apply` changes (see the findings' hints)"
+                    .to_string()
+            }
+        }
     }
     pub fn kube_options(global: &Global) -> KubeOptions {
         KubeOptions {
@@ -181,7 +181,41 @@ impl Ctx {
             cluster: global.cluster.clone(),
             user: global.user.clone(),
             request_timeout: global.request_timeout.filter(|d| !d.is_zero()),
+            names: cluster::kubeconfig::FlagNames::KUBECTL,
         }
+    }
+}
+
+/// The command line this process was run with, as the user would type it again
+/// (`kubectl lbip apply -A --timeout 2m`, or `lbip cluster ...`), shell-quoted: what a failure
+/// message tells the user to run to resume.
+pub fn resume_command() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let program = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let head = if program.starts_with("kubectl-lbip") {
+        "kubectl lbip".to_string()
+    } else {
+        program
+    };
+    std::iter::once(head)
+        .chain(args.iter().skip(1).map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `a` as a POSIX shell word.
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
     }
 }
 
@@ -285,17 +319,6 @@ pub fn complete(args: Vec<OsString>) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_kubectls() {
-        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
-    }
 
     #[test]
     fn kubectl_flags_are_accepted_after_the_subcommand() {

@@ -71,7 +71,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
             selector: None,
         };
     }
-    let observed = scoped.observe(true, false).await?;
+    let observed = scoped.observe(|r| r.planning()).await?;
     if observed
         .service(ns, name)
         .is_none_or(|s| !s.is_load_balancer())
@@ -87,5 +87,5 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
         ..Default::default()
     };
     let plan = plan::plan(&scoped.registry, &observed, &options);
-    execute(&scoped, &observed, &plan, &args.flags).await
+    execute(&scoped, &observed, &plan, &options, &[], &args.flags).await
 }

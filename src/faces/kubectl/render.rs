@@ -131,27 +131,74 @@ pub fn findings(list: &[Finding]) -> String {
     out
 }
 
+/// Where a command acts, in words: `namespace mlflow`, `namespaces a, b`, `every namespace`.
+pub fn scope_text(scope: &crate::plan::Scope) -> String {
+    match &scope.namespaces {
+        None => "every namespace".to_string(),
+        Some(set) if set.len() == 1 => format!("namespace {}", set.iter().next().unwrap()),
+        Some(set) => format!(
+            "namespaces {}",
+            set.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// The plan as a readable diff: one block per step, in order.
-pub fn plan_diff(plan: &Plan, observed: &Observed) -> String {
+pub fn plan_diff(plan: &Plan, observed: &Observed, scope: &crate::plan::Scope) -> String {
     let mut out = String::new();
-    if plan.steps.is_empty() {
-        out.push_str("Nothing to do: every Service in scope matches the registry.\n");
+    if plan.steps.is_empty() && plan.blocked.is_empty() {
+        out.push_str(&format!(
+            "Nothing to do in {}: every Service there matches the registry.\n",
+            scope_text(scope)
+        ));
+    } else if plan.steps.is_empty() {
+        out.push_str(&format!(
+            "Nothing can be applied in {}:\n",
+            scope_text(scope)
+        ));
     } else {
         out.push_str(&format!(
             "Plan: {} step(s), in this order:\n",
             plan.steps.len()
         ));
     }
-    for (i, step) in plan.steps.iter().enumerate() {
+    out.push_str(&steps_and_blocked(&plan.steps, &plan.blocked, observed));
+    out
+}
+
+/// The numbered step blocks, then a `blocked:` line per blocked entry.
+fn steps_and_blocked(
+    steps: &[Step],
+    blocked: &[crate::plan::Blocked],
+    observed: &Observed,
+) -> String {
+    let mut out = String::new();
+    for (i, step) in steps.iter().enumerate() {
         out.push_str(&step_block(i + 1, step, observed));
     }
-    for b in &plan.blocked {
+    for b in blocked {
         out.push_str(&format!(
             "blocked: {}/{}: {}\n",
             b.namespace, b.name, b.reason
         ));
     }
     out
+}
+
+/// Registered Services outside the scope that differ from the registry: `apply -A` would
+/// include them. `only` says the scope itself had nothing to do.
+pub fn elsewhere_note(keys: &[String], only: bool) -> String {
+    const SHOWN: usize = 5;
+    let mut listed = keys[..keys.len().min(SHOWN)].join(", ");
+    if keys.len() > SHOWN {
+        listed.push_str(&format!(" and {} more", keys.len() - SHOWN));
+    }
+    let lead = if only { "" } else { "note: " };
+    let also = if only { "" } else { " also" };
+    format!(
+        "{lead}{} Service(s) in other namespaces{also} differ from the registry ({listed}): add -A (`kubectl lbip apply -A --dry-run` shows them)\n",
+        keys.len()
+    )
 }
 
 fn step_block(n: usize, step: &Step, observed: &Observed) -> String {
@@ -191,8 +238,25 @@ fn step_block(n: usize, step: &Step, observed: &Observed) -> String {
     out
 }
 
-/// What was applied and what was not, after a failure (stderr).
-pub fn failure_report(report: &ApplyReport) -> String {
+/// Each time apply planned the rest again because the cluster changed, and the new steps.
+pub fn replans(report: &ApplyReport, observed: &Observed) -> String {
+    let mut out = String::new();
+    for r in &report.replans {
+        out.push_str(&format!(
+            "The cluster changed before {} {}: {}. The rest was planned again ({} step(s)):\n",
+            r.at.action.as_str(),
+            r.at.key(),
+            r.reason,
+            r.steps.len()
+        ));
+        out.push_str(&steps_and_blocked(&r.steps, &r.blocked, observed));
+    }
+    out
+}
+
+/// What was applied and what was not after a failure, where every Service the plan touched
+/// stands now, and the command that resumes (stderr).
+pub fn failure_report(report: &ApplyReport, resume: &str) -> String {
     let mut out = String::new();
     let Some(f) = &report.failed else { return out };
     out.push_str(&format!(
@@ -230,12 +294,38 @@ pub fn failure_report(report: &ApplyReport) -> String {
             ips(&s.to, "<pending>")
         ));
     }
-    if f.error.starts_with("forbidden") {
-        out.push_str("Grant the permission, then rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n");
-    } else {
-        out.push_str(
-            "Rerun `kubectl lbip apply`: it plans again from the cluster's current state.\n",
-        );
+    if !f.services.is_empty() {
+        out.push_str("now:\n");
+        let width = f
+            .services
+            .iter()
+            .map(|s| s.namespace.len() + s.name.len() + 1)
+            .max()
+            .unwrap_or(0);
+        for s in &f.services {
+            let key = format!("{}/{}", s.namespace, s.name);
+            if !s.exists {
+                out.push_str(&format!("  {key:<width$}   deleted\n"));
+                continue;
+            }
+            out.push_str(&format!(
+                "  {key:<width$}   requests {:<15}   has {}{}\n",
+                ips(&s.requested, "nothing"),
+                ips(&s.assigned, "no IP"),
+                s.last_event
+                    .as_ref()
+                    .map(|e| format!("   (last event {e})"))
+                    .unwrap_or_default()
+            ));
+        }
     }
+    let fix = if f.error.starts_with("forbidden") {
+        "Grant the permission, then resume"
+    } else {
+        "Resume"
+    };
+    out.push_str(&format!(
+        "{fix} with `{resume}`: it plans again from the cluster's current state.\n"
+    ));
     out
 }

@@ -8,7 +8,9 @@ use crate::plan;
 pub struct Args {}
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
-    let observed = ctx.observe(false, false).await?;
+    let observed = ctx
+        .observe(|r| r.pools().events(ctx.shows_events()))
+        .await?;
     let rows = plan::analyze(&ctx.registry, &observed);
     let out = match ctx.global.output {
         Output::Table | Output::Wide => {
@@ -16,6 +18,14 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
                 eprintln!("No LoadBalancer Services or registry entries in scope.");
                 String::new()
             } else {
+                let not_ok = rows.iter().filter(|r| !r.is_ok()).count();
+                if not_ok > 0 {
+                    eprintln!(
+                        "{not_ok} of {} Service(s) are not ok; {}",
+                        rows.len(),
+                        ctx.fix_hint(&rows)
+                    );
+                }
                 render::status_table(&rows, ctx.global.output == Output::Wide)
             }
         }

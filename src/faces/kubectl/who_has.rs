@@ -36,7 +36,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
         .trim()
         .parse()
         .map_err(|_| Failure(format!("`{}` is not an IP address", args.ip)))?;
-    let observed = ctx.observe(false, false).await?;
+    // Who holds or requests an IP is all in the Services.
+    let observed = ctx.observe(|r| r).await?;
     let reader = observed.reader();
     let services: Vec<Holder> = observed
         .load_balancers()

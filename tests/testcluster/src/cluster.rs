@@ -348,18 +348,42 @@ impl State {
             }
         };
         keep(spec, "type", json!("ClusterIP"));
+        // Families as a dual-stack cluster defaults them: `ipFamilies` as given, else both for
+        // a policy that asks for dual stack, else IPv4; one cluster IP per family.
+        keep(spec, "ipFamilyPolicy", json!("SingleStack"));
+        let dual = matches!(
+            spec["ipFamilyPolicy"].as_str(),
+            Some("RequireDualStack" | "PreferDualStack")
+        );
+        keep(
+            spec,
+            "ipFamilies",
+            if dual {
+                json!(["IPv4", "IPv6"])
+            } else {
+                json!(["IPv4"])
+            },
+        );
         if spec.get("clusterIP").is_none_or(|v| v.is_null() || v == "")
             && old_spec.get("clusterIP").is_none()
         {
             self.next_cluster_ip += 1;
             let n = self.next_cluster_ip;
-            spec["clusterIP"] = json!(format!("10.43.{}.{}", n / 250, n % 250 + 1));
+            let ips: Vec<String> = spec["ipFamilies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| match f.as_str() {
+                    Some("IPv6") => format!("fd00:43::{n:x}"),
+                    _ => format!("10.43.{}.{}", n / 250, n % 250 + 1),
+                })
+                .collect();
+            spec["clusterIP"] = json!(ips.first().cloned().unwrap_or_default());
+            spec["clusterIPs"] = json!(ips);
         }
         keep(spec, "clusterIP", Value::Null);
         let cip = spec["clusterIP"].clone();
         keep(spec, "clusterIPs", json!([cip]));
-        keep(spec, "ipFamilies", json!(["IPv4"]));
-        keep(spec, "ipFamilyPolicy", json!("SingleStack"));
         keep(spec, "sessionAffinity", json!("None"));
         keep(spec, "internalTrafficPolicy", json!("Cluster"));
         let ty = spec["type"].as_str().unwrap_or_default().to_string();

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub details: Option<(String, String)>,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u32>,
+    /// `metadata.continue` of the Status (a fresh token with `410 Expired` on a list).
+    pub continue_token: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after: None,
+            continue_token: None,
         }
     }
 
@@ -134,6 +137,9 @@ impl ApiError {
         }
         if let Some(secs) = self.retry_after {
             v["details"]["retryAfterSeconds"] = json!(secs);
+        }
+        if let Some(t) = &self.continue_token {
+            v["metadata"]["continue"] = json!(t);
         }
         v
     }

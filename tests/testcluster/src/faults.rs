@@ -112,6 +112,10 @@ pub enum FaultAction {
     Delay(Duration),
     /// Close the connection without answering.
     Drop,
+    /// Before serving the request, create this object (any served kind, through the API
+    /// semantics: defaults, admission, MetalLB), as another client racing the one under test
+    /// would; then serve the request normally.
+    Create(serde_json::Value),
 }
 
 /// A fault: fires on the `nth` matching request (1-based, counted from when it was added) and

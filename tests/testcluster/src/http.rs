@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ use crate::faults::{FaultAction, Hooks, LoggedRequest, RequestLog, Verb};
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceDef};
 use crate::selector::{FieldSelector, Selector};
-use crate::{discovery, table};
+use crate::{discovery, namespaces, paging, table};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
@@ -39,6 +40,9 @@ pub(crate) struct Shared {
     pub token: String,
     /// The user named in Forbidden messages.
     pub user: String,
+    /// Continue tokens older than this resourceVersion are expired (`410`), besides those
+    /// older than the kept history; raised by `TestCluster::expire_continue_tokens`.
+    pub continue_floor: AtomicU64,
 }
 
 /// Returned by a handler to make hyper close the connection without a response.
@@ -293,6 +297,10 @@ async fn handle(
                 Ok(())
             }
             Some(Ok(FaultAction::Status(code))) => Err(injected(code)),
+            Some(Ok(FaultAction::Create(obj))) => {
+                create_racing(&shared, obj);
+                Ok(())
+            }
             None => Ok(()),
         }
     };
@@ -316,6 +324,30 @@ async fn handle(
     Ok(resp)
 }
 
+/// A `FaultAction::Create`: the object as another client would create it. A failure (the
+/// object exists already, a bad kind) is ignored: the race did not happen.
+fn create_racing(shared: &Shared, obj: Value) {
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("v1");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("Service");
+    let Some(def) = resources::by_kind(api_version, kind) else {
+        return;
+    };
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+        .to_string();
+    let _ = shared
+        .state
+        .lock()
+        .unwrap()
+        .create(def, &ns, obj, Some("racing-client"));
+}
+
 /// The `Status` an injected failure answers with.
 fn injected(code: u16) -> ApiError {
     match code {
@@ -328,6 +360,8 @@ fn injected(code: u16) -> ApiError {
         429 => ApiError::too_many_requests(1),
         401 => ApiError::unauthorized(),
         404 => ApiError::new(404, "NotFound", "injected fault: not found"),
+        // What a real server answers for a continue token older than its history.
+        410 => ApiError::new(410, "Expired", paging::EXPIRED),
         c => ApiError::new(c, "InternalError", "injected fault: internal error"),
     }
 }
@@ -354,45 +388,12 @@ fn dispatch(
         Route::NotFound => Err(not_found()),
         Route::Namespaces(name) => {
             let mut state = shared.state.lock().unwrap();
-            let created = state.store.created().to_string();
-            let ns_obj = |n: &str| {
-                json!({"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": n, "creationTimestamp": created, "labels": {"kubernetes.io/metadata.name": n}},
-                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
-            };
-            match (method, name) {
-                (&Method::POST, None) => {
-                    let v = patch::parse_body(body, false)?;
-                    let n = v
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    if state.store.namespaces().contains(&n) {
-                        return Err(ApiError::already_exists("namespaces", &n));
-                    }
-                    state.store.declare_namespace(&n);
-                    Ok(json_response(201, &ns_obj(&n)))
-                }
-                (&Method::GET, None) => {
-                    let items: Vec<Value> =
-                        state.store.namespaces().iter().map(|n| ns_obj(n)).collect();
-                    ok(list_json(
-                        "v1",
-                        "NamespaceList",
-                        state.store.resource_version(),
-                        items,
-                    ))
-                }
-                // Namespaces carry nothing but their name here, so a patch changes nothing.
-                (&Method::GET | &Method::PATCH, Some(n))
-                    if state.store.namespaces().contains(&n) =>
-                {
-                    ok(ns_obj(&n))
-                }
-                (&Method::GET, Some(n)) => Err(ApiError::not_found("namespaces", &n)),
-                _ => Err(method_not_allowed()),
-            }
+            let ct = headers
+                .get(CONTENT_TYPE)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let (code, v) = namespaces::handle(&mut state.store, method, name, q, ct, body)?;
+            Ok(json_response(code, &v))
         }
         Route::Resource { def, ns, name, sub } => {
             let status = match sub.as_deref() {
@@ -433,17 +434,36 @@ fn dispatch(
                         .into_iter()
                         .filter(|o| label.matches_object(o) && field.matches(o))
                         .collect();
-                    let rv = state.store.resource_version();
-                    if table::wanted(accept) {
-                        return ok(table::table(def, &items, rv));
-                    }
-                    let items = items.into_iter().cloned().collect();
-                    ok(list_json(
-                        &def.api_version(),
-                        &format!("{}List", def.kind),
-                        rv,
+                    let filtered = q.get("labelSelector").is_some_and(|s| !s.is_empty())
+                        || q.get("fieldSelector").is_some_and(|s| !s.is_empty());
+                    let expired_below = state
+                        .store
+                        .compacted_before()
+                        .max(shared.continue_floor.load(Ordering::Relaxed));
+                    let page = paging::page(
                         items,
-                    ))
+                        q,
+                        state.store.resource_version(),
+                        expired_below,
+                        filtered,
+                    )?;
+                    let mut list = if table::wanted(accept) {
+                        table::table(def, &page.items, page.resource_version)
+                    } else {
+                        list_json(
+                            &def.api_version(),
+                            &format!("{}List", def.kind),
+                            page.resource_version,
+                            page.items.into_iter().cloned().collect(),
+                        )
+                    };
+                    if let Some(t) = page.continue_token {
+                        list["metadata"]["continue"] = json!(t);
+                    }
+                    if let Some(n) = page.remaining {
+                        list["metadata"]["remainingItemCount"] = json!(n);
+                    }
+                    ok(list)
                 }
                 (Verb::Watch, ns, _) => watch(shared, def, ns, q, table::wanted(accept)),
                 (Verb::Get, Some(ns), Some(name)) => {

@@ -16,6 +16,8 @@ mod events;
 mod faults;
 mod http;
 pub mod metallb;
+mod namespaces;
+mod paging;
 mod patch;
 mod resources;
 mod seed;
@@ -221,6 +223,7 @@ impl TestCluster {
             log: RequestLog::default(),
             token,
             user: opts.user.clone(),
+            continue_floor: Default::default(),
         });
         let (stop, stopped) = oneshot::channel();
         let serve = http::serve(listener, pki.server_config()?, shared.clone(), stopped);
@@ -244,6 +247,17 @@ impl TestCluster {
         &self.kubeconfig
     }
 
+    /// The CA certificate as the kubeconfig holds it (`certificate-authority-data`, base64
+    /// PEM), for tests that write kubeconfigs of their own naming several servers.
+    pub fn ca_data(&self) -> String {
+        std::fs::read_to_string(&self.kubeconfig)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn request_log(&self) -> RequestLog {
         self.shared.log.clone()
     }
@@ -260,6 +274,15 @@ impl TestCluster {
             namespace: namespace.map(str::to_string),
         };
         self.shared.hooks.lock().unwrap().deny(d);
+    }
+
+    /// Expires every continue token handed out so far: the next page asked for with one gets
+    /// `410 Expired`, as after an etcd compaction.
+    pub fn expire_continue_tokens(&self) {
+        let rv = self.resource_version() + 1;
+        self.shared
+            .continue_floor
+            .store(rv, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Removes all faults and denials.

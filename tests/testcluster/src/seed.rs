@@ -70,11 +70,8 @@ pub(crate) fn seed(state: &mut State, docs: Vec<Value>) -> Result<()> {
             .unwrap_or_default()
             .to_string();
         if kind == "Namespace" {
-            let name = d
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            state.store.declare_namespace(name);
+            crate::namespaces::declare(&mut state.store, &d)
+                .map_err(|e| anyhow::anyhow!("seeding Namespace: {}", e.message))?;
             continue;
         }
         let Some(def) = resources::by_kind(&api_version, &kind) else {

@@ -28,6 +28,8 @@ pub struct WatchEvent {
 pub struct Store {
     objects: BTreeMap<&'static str, BTreeMap<(String, String), Value>>,
     declared_namespaces: BTreeSet<String>,
+    /// Labels of declared namespaces (see `namespaces`).
+    namespace_labels: BTreeMap<String, serde_json::Map<String, Value>>,
     rv: u64,
     uids: u64,
     history: VecDeque<Arc<WatchEvent>>,
@@ -43,6 +45,7 @@ impl Default for Store {
             declared_namespaces: ["default", "kube-system", "metallb-system"]
                 .map(String::from)
                 .into(),
+            namespace_labels: BTreeMap::new(),
             rv: 100,
             uids: 0,
             history: VecDeque::new(),
@@ -66,6 +69,7 @@ impl Store {
         Store {
             objects: self.objects.clone(),
             declared_namespaces: self.declared_namespaces.clone(),
+            namespace_labels: self.namespace_labels.clone(),
             rv: self.rv,
             uids: self.uids,
             history: VecDeque::new(),
@@ -110,6 +114,15 @@ impl Store {
 
     pub fn declare_namespace(&mut self, ns: &str) {
         self.declared_namespaces.insert(ns.to_string());
+    }
+
+    /// The labels a namespace was given (without `kubernetes.io/metadata.name`).
+    pub fn declared_labels(&self, ns: &str) -> Option<&serde_json::Map<String, Value>> {
+        self.namespace_labels.get(ns)
+    }
+
+    pub fn set_namespace_labels(&mut self, ns: &str, labels: serde_json::Map<String, Value>) {
+        self.namespace_labels.insert(ns.to_string(), labels);
     }
 
     /// Stores a new object, filling the server-owned metadata (kept when a seed provides it).
@@ -219,10 +232,15 @@ impl Store {
         self.tx.subscribe()
     }
 
+    /// The oldest resourceVersion still in the kept history: watches and continue tokens
+    /// from before it are expired (as after an etcd compaction).
+    pub fn compacted_before(&self) -> u64 {
+        self.history.front().map_or(self.rv, |e| e.rv - 1)
+    }
+
     /// Changes after `rv`, or `None` when that version is older than the kept history.
     pub fn since(&self, rv: u64) -> Option<Vec<Arc<WatchEvent>>> {
-        let oldest_known = self.history.front().map_or(self.rv, |e| e.rv - 1);
-        if rv < oldest_known {
+        if rv < self.compacted_before() {
             return None;
         }
         Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())

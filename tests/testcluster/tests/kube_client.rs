@@ -388,3 +388,95 @@ async fn faults_and_rbac_reach_the_client() {
         .collect();
     assert_eq!(statuses, [403, 200]);
 }
+
+#[tokio::test]
+async fn lists_come_in_pages_with_continue_tokens_that_expire() {
+    let c = TestCluster::start(Options::default().seed_path(SEED))
+        .await
+        .unwrap();
+    let client = client(&c).await;
+    let all: Api<Service> = Api::all(client.clone());
+    let first = all.list(&ListParams::default().limit(5)).await.unwrap();
+    assert_eq!(first.items.len(), 5);
+    assert_eq!(first.metadata.remaining_item_count, Some(7));
+    let token = first.metadata.continue_.clone().unwrap();
+    let second = all
+        .list(&ListParams::default().limit(5).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 5);
+    // Pages do not overlap and keep the order of a full list.
+    let full = all.list(&ListParams::default()).await.unwrap();
+    let names = |items: &[Service]| -> Vec<String> {
+        items
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}/{}",
+                    s.metadata.namespace.clone().unwrap(),
+                    s.metadata.name.clone().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(names(&first.items), names(&full.items[..5]));
+    assert_eq!(names(&second.items), names(&full.items[5..10]));
+    assert!(full.metadata.continue_.is_none());
+    // A label selector filters before paging; no remainingItemCount then, as on a real server.
+    let selected = all
+        .list(
+            &ListParams::default()
+                .labels("app.kubernetes.io/name")
+                .limit(1),
+        )
+        .await
+        .unwrap();
+    assert!(selected.metadata.remaining_item_count.is_none());
+    // An expired token: 410 Expired, with a fresh token in the Status.
+    c.expire_continue_tokens();
+    let err = all
+        .list(&ListParams::default().limit(5).continue_token(&token))
+        .await
+        .unwrap_err();
+    let (code, reason, message) = api_error(err);
+    assert_eq!((code, reason.as_str()), (410, "Expired"));
+    assert!(
+        message.starts_with("The provided continue parameter is too old"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn namespaces_carry_labels_that_patches_change() {
+    let c =
+        TestCluster::start(Options::default().seed_yaml(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: ml, labels: {team: a}}\n",
+        ))
+        .await
+        .unwrap();
+    let client = client(&c).await;
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let ml = api.get("ml").await.unwrap();
+    let labels = ml.metadata.labels.unwrap();
+    assert_eq!(labels.get("team").map(String::as_str), Some("a"));
+    assert_eq!(
+        labels
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
+        Some("ml")
+    );
+    // `kubectl label namespace ml team=b tier=gpu`
+    let p = json!({"metadata": {"labels": {"team": "b", "tier": "gpu"}}});
+    api.patch("ml", &PatchParams::default(), &Patch::Merge(&p))
+        .await
+        .unwrap();
+    let listed = api.list(&ListParams::default()).await.unwrap();
+    let ml = listed
+        .items
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some("ml"))
+        .unwrap();
+    let labels = ml.metadata.labels.clone().unwrap();
+    assert_eq!(labels.get("team").map(String::as_str), Some("b"));
+    assert_eq!(labels.get("tier").map(String::as_str), Some("gpu"));
+}

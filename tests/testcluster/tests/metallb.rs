@@ -539,3 +539,99 @@ proptest! {
         }
     }
 }
+
+const DUAL_POOL: &str = "
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lab, namespace: metallb-system}
+spec:
+  addresses: [10.20.0.1-10.20.0.9, 'fd00:20::1-fd00:20::9']
+";
+
+fn dual(ns: &str, name: &str, annotations: Value) -> Value {
+    let mut s = svc(ns, name, annotations, 80);
+    s["spec"]["ipFamilyPolicy"] = json!("RequireDualStack");
+    s
+}
+
+#[test]
+fn dual_stack_services_get_one_address_per_family_and_requests_must_match_the_families() {
+    let c = cluster(DUAL_POOL);
+    // Defaults as a dual-stack API server sets them: both families, a cluster IP of each.
+    let created = c.create_service(dual("web", "both", json!({}))).unwrap();
+    assert_eq!(created["spec"]["ipFamilies"], json!(["IPv4", "IPv6"]));
+    assert_eq!(created["spec"]["clusterIPs"].as_array().unwrap().len(), 2);
+    assert_eq!(c.lb_ips("web", "both"), ["10.20.0.1", "fd00:20::1"]);
+    // An IPv6-only Service gets an IPv6 address.
+    let mut v6 = svc("web", "six", json!({}), 80);
+    v6["spec"]["ipFamilies"] = json!(["IPv6"]);
+    c.create_service(v6).unwrap();
+    assert_eq!(c.lb_ips("web", "six"), ["fd00:20::2"]);
+    // Requests must name exactly the Service's families, as MetalLB checks them.
+    c.create_service(dual(
+        "web",
+        "one-of-two",
+        json!({"metallb.io/loadBalancerIPs": "10.20.0.5"}),
+    ))
+    .unwrap();
+    assert!(c.lb_ips("web", "one-of-two").is_empty());
+    assert!(
+        last_message(&c, "web", "one-of-two")
+            .contains("does not match the ipFamily of the service"),
+        "{:?}",
+        c.event_reasons("web", "one-of-two")
+    );
+    c.create_service(pinned("web", "v4-asks-both", "10.20.0.6,fd00:20::6"))
+        .unwrap();
+    assert!(c.lb_ips("web", "v4-asks-both").is_empty());
+    c.create_service(dual(
+        "web",
+        "asks-both",
+        json!({"metallb.io/loadBalancerIPs": "10.20.0.7,fd00:20::7"}),
+    ))
+    .unwrap();
+    assert_eq!(c.lb_ips("web", "asks-both"), ["10.20.0.7", "fd00:20::7"]);
+}
+
+#[test]
+fn namespace_selectors_match_the_labels_of_the_services_namespace() {
+    let c = cluster(
+        "
+apiVersion: v1
+kind: Namespace
+metadata: {name: ml, labels: {team: a}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: web}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: team-a, namespace: metallb-system}
+spec:
+  addresses: [192.168.1.200-192.168.1.209]
+  serviceAllocation:
+    namespaceSelectors: [{matchLabels: {team: a}}]
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: general, namespace: metallb-system}
+spec:
+  addresses: [192.168.1.210-192.168.1.219]
+",
+    );
+    c.create_service(svc("ml", "model", json!({}), 80)).unwrap();
+    c.create_service(svc("web", "site", json!({}), 80)).unwrap();
+    // The pinned pool serves only the labelled namespace; the other falls back to general.
+    assert_eq!(c.lb_ips("ml", "model"), ["192.168.1.200"]);
+    assert_eq!(c.lb_ips("web", "site"), ["192.168.1.210"]);
+    // An explicit request into the selecting pool from elsewhere is refused.
+    c.create_service(pinned("web", "asks", "192.168.1.205"))
+        .unwrap();
+    assert!(c.lb_ips("web", "asks").is_empty());
+    assert!(
+        last_message(&c, "web", "asks").contains("pool team-a not compatible for ip assignment"),
+        "{:?}",
+        c.event_reasons("web", "asks")
+    );
+}

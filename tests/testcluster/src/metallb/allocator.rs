@@ -14,9 +14,9 @@ use crate::selector::Selector;
 pub struct ServiceAllocation {
     priority: i64,
     namespaces: Vec<String>,
-    /// Namespace labels are not modelled: a pool with namespace selectors matches every
-    /// namespace.
-    namespace_selectors: bool,
+    /// Matched against the labels of the Service's namespace (MetalLB resolves them to
+    /// namespace names when it loads the pool).
+    namespace_selectors: Vec<Selector>,
     service_selectors: Vec<Selector>,
 }
 
@@ -93,7 +93,8 @@ impl Pool {
                 namespace_selectors: a
                     .get("namespaceSelectors")
                     .and_then(Value::as_array)
-                    .is_some_and(|v| !v.is_empty()),
+                    .map(|v| v.iter().map(Selector::from_object).collect())
+                    .unwrap_or_default(),
                 service_selectors: a
                     .get("serviceSelectors")
                     .and_then(Value::as_array)
@@ -153,9 +154,11 @@ impl Pool {
         let Some(a) = &self.allocation else {
             return true;
         };
-        let ns_ok = a.namespaces.is_empty()
+        let ns_ok = (a.namespaces.is_empty() && a.namespace_selectors.is_empty())
+            || a.namespaces.contains(&svc.namespace)
             || a.namespace_selectors
-            || a.namespaces.contains(&svc.namespace);
+                .iter()
+                .any(|s| s.matches(Some(&svc.namespace_labels)));
         let svc_ok = a.service_selectors.is_empty()
             || a.service_selectors
                 .iter()
@@ -298,11 +301,20 @@ impl Allocator {
             .all(|ip| self.pool_for(*ip).is_some_and(|p| p.name == pool))
     }
 
-    fn first_fit(&self, svc: &SvcInfo, pool: &Pool) -> Option<IpAddr> {
+    /// One address per family of `svc` from `pool` (MetalLB's `getIPFromCIDR` per family:
+    /// a dual-stack Service gets both from the same pool, or none).
+    fn first_fit(&self, svc: &SvcInfo, pool: &Pool) -> Option<Vec<IpAddr>> {
+        svc.families
+            .iter()
+            .map(|v6| self.first_fit_family(svc, pool, *v6))
+            .collect()
+    }
+
+    fn first_fit_family(&self, svc: &SvcInfo, pool: &Pool, v6: bool) -> Option<IpAddr> {
         let used = self.used_ips();
         let candidates = || {
             pool.addresses()
-                .filter(|ip| ip.is_ipv6() == svc.ipv6 && !pool.buggy(*ip))
+                .filter(move |ip| ip.is_ipv6() == v6 && !pool.buggy(*ip))
         };
         // A Service with a sharing key first joins an address already in use that it may share.
         if !svc.sharing.is_empty()
@@ -324,11 +336,11 @@ impl Allocator {
         if !pool.compatible(svc) {
             return Err(format!("pool {name} not compatible for ip assignment"));
         }
-        let ip = self
+        let ips = self
             .first_fit(svc, pool)
             .ok_or_else(|| format!("no available IPs in pool \"{name}\""))?;
-        self.record(svc, vec![ip], name.to_string());
-        Ok(vec![ip])
+        self.record(svc, ips.clone(), name.to_string());
+        Ok(ips)
     }
 
     /// MetalLB's `Allocate`: pinned pools (matching `serviceAllocation`, by ascending priority,
@@ -351,9 +363,9 @@ impl Allocator {
             .into_iter()
             .chain(fallback)
             .find_map(|p| Some((self.first_fit(svc, p)?, p.name.clone())));
-        let (ip, pool) = found.ok_or_else(|| "no available IPs".to_string())?;
-        self.record(svc, vec![ip], pool);
-        Ok(vec![ip])
+        let (ips, pool) = found.ok_or_else(|| "no available IPs".to_string())?;
+        self.record(svc, ips.clone(), pool);
+        Ok(ips)
     }
 }
 
@@ -375,7 +387,8 @@ mod tests {
             ports: vec![format!("TCP/{port}")],
             sharing: sharing.into(),
             backend: String::new(),
-            ipv6: false,
+            families: vec![false],
+            namespace_labels: Default::default(),
         }
     }
 

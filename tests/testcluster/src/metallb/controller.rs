@@ -129,7 +129,7 @@ impl MetalLb {
             }
             return;
         }
-        let info = SvcInfo::new(&svc, self.version);
+        let info = SvcInfo::new(&svc, self.version, crate::namespaces::labels(store, ns));
         let desired = desired_ips(&svc, self.version);
         let mut ips = ingress_ips(&svc);
         if ips.is_empty() {
@@ -197,7 +197,13 @@ impl MetalLb {
     ) -> Result<Vec<IpAddr>, String> {
         let pool = annotation(svc, "address-pool", self.version).filter(|p| !p.is_empty());
         if !want.is_empty() {
-            if want.iter().all(|ip| ip.is_ipv6() != info.ipv6) {
+            // MetalLB's `ipfamily.ForAddressesIPs(want) != ipfamily.ForService(svc)`: the
+            // request must have exactly the Service's families.
+            let mut asked: Vec<bool> = want.iter().map(IpAddr::is_ipv6).collect();
+            let mut has = info.families.clone();
+            asked.sort();
+            has.sort();
+            if asked != has {
                 return Err(format!(
                     "requested loadBalancer IP(s) {} does not match the ipFamily of the service",
                     quote_ips(&want)

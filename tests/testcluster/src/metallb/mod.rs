@@ -145,11 +145,50 @@ pub struct SvcInfo {
     /// Services may share an IP only with equal backend keys: the selector for
     /// `externalTrafficPolicy: Local`, empty for `Cluster`.
     pub backend: String,
-    pub ipv6: bool,
+    /// The address families, `true` for IPv6, in `spec.ipFamilies` order (MetalLB's
+    /// `ipfamily.ForService`: two families is dual stack, one address of each).
+    pub families: Vec<bool>,
+    /// The labels of the Service's namespace (for `serviceAllocation.namespaceSelectors`).
+    pub namespace_labels: Map<String, Value>,
+}
+
+/// The families of a Service: `spec.ipFamilies`, else those of `spec.clusterIPs`.
+fn families(svc: &Value) -> Vec<bool> {
+    let listed: Vec<bool> = svc
+        .pointer("/spec/ipFamilies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| match f.as_str() {
+            Some("IPv4") => Some(false),
+            Some("IPv6") => Some(true),
+            _ => None,
+        })
+        .collect();
+    let mut out = if listed.is_empty() {
+        svc.pointer("/spec/clusterIPs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|ip| ip.as_str()?.parse::<IpAddr>().ok())
+            .map(|ip| ip.is_ipv6())
+            .collect()
+    } else {
+        listed
+    };
+    out.dedup();
+    if out.is_empty() {
+        out.push(false);
+    }
+    out
 }
 
 impl SvcInfo {
-    pub fn new(svc: &Value, version: MetallbVersion) -> SvcInfo {
+    pub fn new(
+        svc: &Value,
+        version: MetallbVersion,
+        namespace_labels: Map<String, Value>,
+    ) -> SvcInfo {
         let ns = svc
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -194,7 +233,8 @@ impl SvcInfo {
             ports,
             sharing: annotation(svc, "allow-shared-ip", version).unwrap_or_default(),
             backend,
-            ipv6: svc.pointer("/spec/ipFamilies/0").and_then(Value::as_str) == Some("IPv6"),
+            families: families(svc),
+            namespace_labels,
         }
     }
 }
