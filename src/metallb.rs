@@ -144,6 +144,24 @@ pub fn class_mismatch(service_class: Option<&str>, metallb_class: Option<&str>) 
     }
 }
 
+/// The finding for a registered Service MetalLB does not handle because of its class, in the
+/// words every face uses; `why` is [`class_mismatch`]'s text. Each face puts its own subject
+/// (`Service ns/name (document)`, `ns/name:`) in front and picks the severity.
+pub fn foreign_class_finding(
+    severity: crate::diagnostic::Severity,
+    subject: &str,
+    why: &str,
+) -> crate::diagnostic::Finding {
+    crate::diagnostic::Finding {
+        severity,
+        ..crate::diagnostic::Finding::warning(
+            crate::plan::analyze::codes::FOREIGN_CLASS,
+            format!("{subject} {why}; MetalLB will not hand it its registry IP"),
+        )
+    }
+    .hint("remove spec.loadBalancerClass from the Service (the chart's values), or set the registry's provider.loadBalancerClass to the class MetalLB runs with (--lb-class)")
+}
+
 /// The MetalLB release behaviour that matters for reading requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {

@@ -26,6 +26,9 @@ pub const PAGE_SIZE: u32 = 500;
 #[derive(Debug, Clone, Default)]
 pub struct ObserveOptions {
     pub scope: Scope,
+    /// The class MetalLB runs with (registry `provider.loadBalancerClass`): it decides which
+    /// LoadBalancers are MetalLB's ([`Observed::class_mismatch`]).
+    pub metallb_class: Option<String>,
     /// Read Services in every namespace even when the scope names some, so a command that
     /// moves IPs sees who holds them elsewhere (apply, reassign).
     pub all_services: bool,
@@ -44,10 +47,12 @@ pub struct ObserveOptions {
 }
 
 impl ObserveOptions {
-    /// Services in `scope` and nothing else; add reads with the builder methods.
-    pub fn new(scope: Scope) -> ObserveOptions {
+    /// Services in `scope` and nothing else, for a MetalLB run with `metallb_class` (the
+    /// registry's `provider.loadBalancerClass`); add reads with the builder methods.
+    pub fn new(scope: Scope, metallb_class: Option<String>) -> ObserveOptions {
         ObserveOptions {
             scope,
+            metallb_class,
             ..Default::default()
         }
     }
@@ -198,6 +203,7 @@ pub async fn observe(conn: &Connection, opts: &ObserveOptions) -> Result<Observe
         opts.scope.clone(),
         services(conn, &opts.scope, opts.all_services).await?,
     );
+    observed.metallb_class = opts.metallb_class.clone();
     if opts.pools {
         let ar = metallb_resource("IPAddressPool", "ipaddresspools");
         let pools = list(

@@ -7,7 +7,7 @@
 
 use super::resolve::Value;
 use super::syntax::Doc;
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Finding, Severity};
 use crate::metallb::{self, KeyKind, Prefix, Suffix};
 use crate::registry::{Entry, Registry};
 use std::collections::BTreeSet;
@@ -183,10 +183,10 @@ pub fn decide(
     }
     pin(view, registry.prefix, entry, &mut d);
     if let Some(why) = not_metallbs {
-        d.warnings.push(
-            Finding::warning(FOREIGN_CLASS, format!("{why}; its registry IP will not be handed out by MetalLB"))
-                .hint("remove spec.loadBalancerClass from the chart values, or set provider.loadBalancerClass in the registry to the class MetalLB runs with"),
-        );
+        // The face puts `Service ns/name (document)` in front, like every warning here.
+        let mut f = metallb::foreign_class_finding(Severity::Warning, "", &why);
+        f.message = f.message.trim_start().to_string();
+        d.warnings.push(f);
     }
     d
 }

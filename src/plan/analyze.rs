@@ -2,7 +2,7 @@
 //! Service in scope and per registry entry, each with its states and findings.
 
 use super::observed::{Observed, ObservedService, sorted};
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Finding, Severity};
 use crate::metallb::{self, KeyKind, Prefix, Reader, Request, Suffix};
 use crate::registry::{Entry, PinBy, Registry};
 use serde::Serialize;
@@ -215,7 +215,7 @@ pub fn analyze(registry: &Registry, observed: &Observed) -> Vec<ServiceStatus> {
         .filter(|s| s.is_load_balancer() && observed.scope.includes_service(s))
     {
         let entry = registry.lookup(&svc.namespace, &svc.name);
-        if svc.load_balancer_class.is_some() && entry.is_none() {
+        if observed.class_mismatch(svc).is_some() && entry.is_none() {
             continue; // not MetalLB's and not ours
         }
         rows.push(service_row(registry, observed, svc, entry, reader));
@@ -344,15 +344,11 @@ fn service_row(
         }
         Some(e) => {
             let want = e.ip_values();
-            if svc.load_balancer_class.is_some() {
+            if let Some(why) = observed.class_mismatch(svc) {
                 states.push(State::Misconfigured);
                 findings.push(
-                    Finding::error(
-                        codes::FOREIGN_CLASS,
-                        format!("{who}: sets spec.loadBalancerClass, so MetalLB ignores it"),
-                    )
-                    .for_id(e.id())
-                    .hint("remove spec.loadBalancerClass, or run MetalLB with that --lb-class"),
+                    metallb::foreign_class_finding(Severity::Error, &format!("{who}:"), &why)
+                        .for_id(e.id()),
                 );
             }
             if let Some(key) = e.shared_key() {

@@ -380,6 +380,9 @@ impl LabelSelector {
 #[derive(Debug, Clone, Serialize)]
 pub struct Observed {
     pub scope: Scope,
+    /// The `spec.loadBalancerClass` MetalLB runs with (registry `provider.loadBalancerClass`,
+    /// MetalLB's `--lb-class`); `None`: it runs without one.
+    pub metallb_class: Option<String>,
     /// Every Service read (LoadBalancer or not); may cover more than `scope` so that
     /// squatters in other namespaces are seen, but only Services in scope are changed.
     pub services: Vec<ObservedService>,
@@ -401,6 +404,7 @@ impl Observed {
     pub fn new(scope: Scope, services: Vec<ObservedService>) -> Observed {
         Observed {
             scope,
+            metallb_class: None,
             services,
             pools: None,
             pools_unreadable: None,
@@ -411,11 +415,19 @@ impl Observed {
             servicelb: Vec::new(),
         }
     }
-    /// LoadBalancer Services MetalLB handles (no foreign `loadBalancerClass`).
+    /// LoadBalancer Services MetalLB handles (their `loadBalancerClass` is the one MetalLB
+    /// runs with: [`crate::metallb::class_mismatch`], the rule every face uses).
     pub fn load_balancers(&self) -> impl Iterator<Item = &ObservedService> {
         self.services
             .iter()
-            .filter(|s| s.is_load_balancer() && s.load_balancer_class.is_none())
+            .filter(|s| s.is_load_balancer() && self.class_mismatch(s).is_none())
+    }
+    /// Why MetalLB does not handle `svc` because of its class, or `None` when it does.
+    pub fn class_mismatch(&self, svc: &ObservedService) -> Option<String> {
+        crate::metallb::class_mismatch(
+            svc.load_balancer_class.as_deref(),
+            self.metallb_class.as_deref(),
+        )
     }
     pub fn service(&self, namespace: &str, name: &str) -> Option<&ObservedService> {
         self.services

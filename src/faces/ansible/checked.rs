@@ -20,7 +20,7 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 
 async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
     // The same reads as `kubectl lbip check`.
-    let read = ObserveOptions::new(cluster::scope(args))
+    let read = ObserveOptions::new(cluster::scope(args), registry.load_balancer_class.clone())
         .pools()
         .events(true);
     let observed = match cluster::connect_and_observe(args, &read).await {

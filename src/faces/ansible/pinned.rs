@@ -22,7 +22,8 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 /// computed from one read and applied in order, exactly as `kubectl lbip apply` does.
 async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
     // Like `kubectl lbip apply`: see who holds an address in every namespace; no events.
-    let read = ObserveOptions::new(cluster::scope(args)).planning();
+    let read =
+        ObserveOptions::new(cluster::scope(args), registry.load_balancer_class.clone()).planning();
     let apply_opts = ApplyOptions {
         timeout: args.timeout,
         conflict_retries: 3,
