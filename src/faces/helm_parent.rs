@@ -55,12 +55,20 @@ impl std::fmt::Display for Source {
 /// What lbip learned about the process that started it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parent {
-    /// Helm, running lbip as its post-renderer, installing into this namespace.
-    Helm { namespace: String, source: Source },
-    /// Helm, running lbip as its post-renderer, but its namespace cannot be settled.
-    HelmUnsure(String),
+    /// Helm, running lbip as its post-renderer.
+    Helm(HelmRun),
     /// Not a Helm post-rendering lbip (a shell, a CI script), or not inspectable here.
     Other(String),
+}
+
+/// The Helm run lbip post-renders for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelmRun {
+    /// The release namespace and where it came from, or why it cannot be settled.
+    pub namespace: Result<(String, Source), String>,
+    /// `helm template --output-dir DIR`: Helm 3 then writes the templates to DIR without
+    /// post-rendering them and gives the post-renderer an empty stream (helm#8520).
+    pub output_dir: Option<String>,
 }
 
 /// Looks at the parent process (Linux: `/proc/<ppid>/cmdline`).
@@ -100,7 +108,10 @@ pub fn classify(argv: &[String], env: &dyn Fn(&str) -> Option<OsString>) -> Pare
         Err(why) => {
             // Only call it Helm's problem when it is Helm post-rendering.
             return if argv.iter().any(|a| a.starts_with("--post-renderer")) {
-                Parent::HelmUnsure(why)
+                Parent::Helm(HelmRun {
+                    namespace: Err(why),
+                    output_dir: None,
+                })
             } else {
                 Parent::Other(format!("parent `{name}` is not helm post-rendering"))
             };
@@ -120,10 +131,10 @@ pub fn classify(argv: &[String], env: &dyn Fn(&str) -> Option<OsString>) -> Pare
             plugin.to_string_lossy()
         ));
     }
-    match resolve(&flags, env) {
-        Ok((namespace, source)) => Parent::Helm { namespace, source },
-        Err(why) => Parent::HelmUnsure(why),
-    }
+    Parent::Helm(HelmRun {
+        namespace: resolve(&flags, env),
+        output_dir: flags.output_dir.clone(),
+    })
 }
 
 /// The flags of Helm's command line that decide the namespace.
@@ -133,6 +144,7 @@ pub struct HelmFlags {
     pub namespace: Option<String>,
     pub kube_context: Option<String>,
     pub kubeconfig: Option<String>,
+    pub output_dir: Option<String>,
 }
 
 impl HelmFlags {
@@ -142,6 +154,7 @@ impl HelmFlags {
             "namespace" => &mut self.namespace,
             "kube-context" => &mut self.kube_context,
             "kubeconfig" => &mut self.kubeconfig,
+            "output-dir" => &mut self.output_dir,
             _ => return,
         };
         *slot = Some(value.to_string());
@@ -586,6 +599,7 @@ mod tests {
             namespace: ns.map(Into::into),
             kube_context: ctx.map(Into::into),
             kubeconfig: kubeconfig.map(Into::into),
+            output_dir: None,
         }
     }
 
@@ -672,14 +686,19 @@ mod tests {
         ));
         assert_eq!(
             classify(
-                &argv("/usr/local/bin/helm template x c -n mlflow --post-renderer lbip"),
+                &argv("/usr/local/bin/helm template x c -n mlflow --post-renderer lbip -o out"),
                 &env
             ),
-            Parent::Helm {
-                namespace: "mlflow".into(),
-                source: Source::Flag
-            }
+            Parent::Helm(HelmRun {
+                namespace: Ok(("mlflow".into(), Source::Flag)),
+                output_dir: None,
+            })
         );
+        let run = classify(
+            &argv("helm template x c --output-dir out --post-renderer lbip"),
+            &env,
+        );
+        assert!(matches!(run, Parent::Helm(HelmRun { output_dir: Some(d), .. }) if d == "out"));
         // Helm 4: the post-renderer must be the plugin Helm ran.
         let plugin = env_of(&[("HELM_PLUGIN_NAME", "lbip")]);
         assert!(matches!(
@@ -694,7 +713,10 @@ mod tests {
                 &argv("helm install x c --bogus -n a --post-renderer lbip"),
                 &plugin
             ),
-            Parent::HelmUnsure(_)
+            Parent::Helm(HelmRun {
+                namespace: Err(_),
+                ..
+            })
         ));
     }
 }

@@ -13,7 +13,7 @@
 use crate::diagnostic::render_line;
 use crate::faces::common::RegistryArg;
 use crate::faces::exit;
-use crate::faces::helm_parent::{self, Parent};
+use crate::faces::helm_parent::{self, HelmRun, Parent};
 use crate::manifest::{self, Options, Unpinned};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -60,7 +60,23 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let (namespace, namespace_note) = match release_namespace(args.namespace) {
+    let parent = helm_parent::inspect();
+    if input.is_empty()
+        && let Parent::Helm(HelmRun {
+            output_dir: Some(dir),
+            ..
+        }) = &parent
+    {
+        reporter.error(&format!(
+            "error: lbip post-render got no manifests: `helm template --output-dir {dir}` (Helm 3) \
+             writes the templates to {dir} without post-rendering them (helm#8520), so those \
+             files would not be pinned\n  = help: drop --output-dir and redirect stdout \
+             (`helm template ... --post-renderer lbip ... > out.yaml`), or use Helm 4, which \
+             post-renders before writing"
+        ));
+        return ExitCode::from(exit::ERROR);
+    }
+    let (namespace, namespace_note) = match release_namespace(args.namespace, &parent) {
         Ok(found) => found,
         Err(e) => {
             reporter.error(&format!(
@@ -123,21 +139,32 @@ pub fn run(args: Args) -> ExitCode {
 /// when lbip does not run under Helm. Returns it with, when there is none, why (for the
 /// refusal message). A `--namespace` that contradicts Helm's own is an error: the Services
 /// would be created in one namespace and pinned as if they were in the other.
-fn release_namespace(explicit: Option<String>) -> Result<(Option<String>, Option<String>), String> {
+fn release_namespace(
+    explicit: Option<String>,
+    parent: &Parent,
+) -> Result<(Option<String>, Option<String>), String> {
     let explicit = explicit.filter(|n| !n.is_empty());
-    match (explicit, helm_parent::inspect()) {
-        (Some(ns), Parent::Helm { namespace, source }) if ns != namespace => Err(format!(
-            "--namespace={ns}, but helm installs this release into `{namespace}` (from {source}); \
-             drop --namespace (lbip reads helm's) or make them agree"
+    match (explicit, parent) {
+        (
+            Some(ns),
+            Parent::Helm(HelmRun {
+                namespace: Ok((helm_ns, source)),
+                ..
+            }),
+        ) if ns != *helm_ns => Err(format!(
+            "--namespace={ns}, but helm installs this release into `{helm_ns}` (from \
+                 {source}); drop --namespace (lbip reads helm's) or make them agree"
         )),
         (Some(ns), _) => Ok((Some(ns), None)),
-        (None, Parent::Helm { namespace, .. }) => Ok((Some(namespace), None)),
-        (None, Parent::HelmUnsure(why)) => Ok((
-            None,
-            Some(format!(
-                "lbip could not learn the release namespace from helm: {why}"
+        (None, Parent::Helm(HelmRun { namespace, .. })) => match namespace {
+            Ok((ns, _)) => Ok((Some(ns.clone()), None)),
+            Err(why) => Ok((
+                None,
+                Some(format!(
+                    "lbip could not learn the release namespace from helm: {why}"
+                )),
             )),
-        )),
+        },
         (None, Parent::Other(why)) => {
             let env = std::env::var("HELM_NAMESPACE")
                 .ok()

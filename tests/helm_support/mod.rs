@@ -166,7 +166,9 @@ impl Helm {
         let mut cmd = self.command();
         cmd.args(&words[1..]);
         let mut path: Vec<PathBuf> = path_dirs.iter().map(|p| p.to_path_buf()).collect();
-        path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        path.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
         cmd.env("PATH", std::env::join_paths(path).unwrap());
         run(&mut cmd, None)
     }
