@@ -14,13 +14,17 @@ mod discovery;
 mod error;
 mod events;
 mod faults;
+mod generic;
 mod http;
 pub mod metallb;
+mod openapi_v2;
 mod patch;
+mod protobuf;
 mod resources;
 mod seed;
 mod selector;
 mod servicelb;
+mod ssa;
 mod store;
 mod table;
 mod tls;
@@ -221,6 +225,7 @@ impl TestCluster {
             log: RequestLog::default(),
             token,
             user: opts.user.clone(),
+            trace: std::env::var_os("LBIP_TESTCLUSTER_TRACE").is_some_and(|v| !v.is_empty()),
         });
         let (stop, stopped) = oneshot::channel();
         let serve = http::serve(listener, pki.server_config()?, shared.clone(), stopped);
@@ -371,6 +376,7 @@ impl TestCluster {
                     body: &merge_patch,
                     status: false,
                     manager: Some(MANAGER),
+                    force: false,
                 },
             )
             .map(|r| r.0)
@@ -388,7 +394,7 @@ impl TestCluster {
         self.with_state(|s| {
             let mut obj = s.get(SERVICES, ns, name)?;
             obj["status"] = status;
-            s.update(SERVICES, ns, name, obj, true)
+            s.update(SERVICES, ns, name, obj, true, None)
         })
     }
 
@@ -429,6 +435,8 @@ impl TestCluster {
                         body: &doc,
                         status: false,
                         manager: Some(MANAGER),
+                        // A test states the cluster it wants: take over any field.
+                        force: true,
                     },
                 )
             })?;
