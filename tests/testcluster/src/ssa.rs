@@ -187,9 +187,8 @@ fn remove_at(obj: &mut Value, path: &[Step]) {
             // Dropping a key field of an associative list item drops the item: without its
             // key it is no item at all (and the fields the server defaulted in it go too).
             let drops_key = match (step, rest) {
-                (Step::Key(k), [Step::Field(f)]) => {
-                    serde_json::from_str::<Map<String, Value>>(k).is_ok_and(|key| key.contains_key(f))
-                }
+                (Step::Key(k), [Step::Field(f)]) => serde_json::from_str::<Map<String, Value>>(k)
+                    .is_ok_and(|key| key.contains_key(f)),
                 _ => false,
             };
             if rest.is_empty() || drops_key {
