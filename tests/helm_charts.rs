@@ -20,6 +20,10 @@ const REGISTRY_ARG: &str = "--registry=examples/registry.yaml";
 
 /// `helm template <chart> --post-renderer lbip ...` as README shows it for each version.
 fn template_with_lbip(helm: &Helm, chart: &Chart, extra: &[&str]) -> Run {
+    template_with_registry(helm, chart, REGISTRY_ARG, extra)
+}
+
+fn template_with_registry(helm: &Helm, chart: &Chart, registry: &str, extra: &[&str]) -> Run {
     let chart_args = chart.args();
     let mut args: Vec<&str> = vec!["template"];
     args.extend(chart_args.iter().map(String::as_str));
@@ -31,14 +35,9 @@ fn template_with_lbip(helm: &Helm, chart: &Chart, extra: &[&str]) -> Run {
             "--post-renderer-args",
             "post-render",
             "--post-renderer-args",
-            REGISTRY_ARG,
+            registry,
         ]),
-        Major::Four => args.extend([
-            "--post-renderer",
-            "lbip",
-            "--post-renderer-args",
-            REGISTRY_ARG,
-        ]),
+        Major::Four => args.extend(["--post-renderer", "lbip", "--post-renderer-args", registry]),
     }
     args.extend(extra);
     helm.run(&args)
@@ -128,31 +127,22 @@ fn both_versions_pin_the_registry_ips_without_being_told_the_namespace() {
     for helm in [&helm3, &helm4] {
         let label = helm.major.label();
         let [mlflow, minio, seldon, argo, hello] = &CHARTS;
-        // MLflow's chart writes no metadata.namespace: lbip read `-n mlflow` from helm.
-        let out = template_with_lbip(helm, mlflow, &[]).ok().stdout;
-        let svc = service(&out, "mlflow");
-        assert!(
-            svc.contains("metallb.io/loadBalancerIPs: 192.168.1.215"),
-            "{label}: {svc}"
-        );
-        assert!(!svc.contains("loadBalancer-ips"), "{label}: {svc}");
-        let out = template_with_lbip(helm, minio, &[]).ok().stdout;
-        let svc = service(&out, "minio");
-        assert!(
-            svc.contains("metallb.io/loadBalancerIPs: 192.168.1.200"),
-            "{label}: {svc}"
-        );
-        assert!(!svc.contains("loadBalancerIP:"), "{label}: {svc}");
-        let out = template_with_lbip(helm, seldon, &[]).ok().stdout;
-        for (name, ip) in [
-            ("seldon-scheduler", "192.168.1.201"),
-            ("seldon-mesh", "192.168.1.202"),
-        ] {
+        // (chart, Service, registry IP, what the chart set that must be gone). MLflow's chart
+        // writes no metadata.namespace: lbip read `-n mlflow` from helm.
+        let pinned = [
+            (mlflow, "mlflow", "192.168.1.215", Some("loadBalancer-ips")),
+            (minio, "minio", "192.168.1.200", Some("loadBalancerIP:")),
+            (seldon, "seldon-scheduler", "192.168.1.201", None),
+            (seldon, "seldon-mesh", "192.168.1.202", None),
+        ];
+        for (chart, name, ip, gone) in pinned {
+            let out = template_with_lbip(helm, chart, &[]).ok().stdout;
             let svc = service(&out, name);
             assert!(
                 svc.contains(&format!("metallb.io/loadBalancerIPs: {ip}")),
                 "{label}: {svc}"
             );
+            assert!(gone.is_none_or(|g| !svc.contains(g)), "{label}: {svc}");
         }
         // The NodePort-only chart stays a NodePort (no forceLoadBalancer in the registry).
         let out = template_with_lbip(helm, argo, &[]).ok().stdout;
@@ -402,9 +392,7 @@ fn what_each_helm_gives_its_post_renderer_process() {
                 ("probe".to_string(), dir.join("probe.sh"))
             }
         };
-        std::fs::write(&script, PROBE).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&script, PROBE);
         let args = [
             "template",
             "mlflow",
@@ -571,21 +559,7 @@ fn a_bad_registry_stops_the_render_with_its_lint_errors() {
     )
     .unwrap();
     let registry = format!("--registry={}", bad.display());
-    let helm = Helm::new(Major::Three);
-    let lbip = tools::lbip();
-    let out = helm.run(&[
-        "template",
-        "mlflow",
-        "examples/charts/mlflow",
-        "-n",
-        "mlflow",
-        "--post-renderer",
-        lbip.to_str().unwrap(),
-        "--post-renderer-args",
-        "post-render",
-        "--post-renderer-args",
-        &registry,
-    ]);
+    let out = template_with_registry(&Helm::new(Major::Three), &CHARTS[0], &registry, &[]);
     assert_ne!(out.code, 0);
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("lbip.yaml:4:9"), "{out:?}");

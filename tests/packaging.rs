@@ -290,6 +290,17 @@ fn the_krew_manifest_matches_the_archives_and_kubectl_runs_the_plugin() {
     );
 }
 
+/// `helm plugin install <tgz> --keyring <keyring>`: Helm 4 verifies the `.prov` beside it.
+fn install_verified(helm: &Helm, tgz: &Path, keyring: &str) -> Run {
+    helm.run(&[
+        "plugin",
+        "install",
+        tgz.to_str().unwrap(),
+        "--keyring",
+        keyring,
+    ])
+}
+
 #[test]
 fn the_signed_helm_plugin_installs_only_when_its_signature_verifies() {
     let tgz = dist().join(format!("lbip-{VERSION}.tgz"));
@@ -316,13 +327,7 @@ fn the_signed_helm_plugin_installs_only_when_its_signature_verifies() {
     let helm = Helm::new(Major::Four);
     let pubring = fixture("pubring.gpg");
     let pubring = pubring.to_str().unwrap();
-    let install = helm.run(&[
-        "plugin",
-        "install",
-        tgz.to_str().unwrap(),
-        "--keyring",
-        pubring,
-    ]);
+    let install = install_verified(&helm, &tgz, pubring);
     assert_eq!(install.code, 0, "{install:?}");
     assert!(
         install.stdout.contains("Signed by: lbip test signing key"),
@@ -337,13 +342,11 @@ fn the_signed_helm_plugin_installs_only_when_its_signature_verifies() {
 
     // Without the key, or with a tarball that is not the signed one, nothing is installed.
     let fresh = Helm::new(Major::Four);
-    let no_key = fresh.run(&[
-        "plugin",
-        "install",
-        tgz.to_str().unwrap(),
-        "--keyring",
+    let no_key = install_verified(
+        &fresh,
+        &tgz,
         fresh.home().join("empty.gpg").to_str().unwrap(),
-    ]);
+    );
     assert_ne!(no_key.code, 0, "{no_key:?}");
     let tampered_dir = tempfile::tempdir().unwrap();
     let tampered = tampered_dir.path().join(format!("lbip-{VERSION}.tgz"));
@@ -355,13 +358,7 @@ fn the_signed_helm_plugin_installs_only_when_its_signature_verifies() {
         tampered_dir.path().join(format!("lbip-{VERSION}.tgz.prov")),
     )
     .unwrap();
-    let bad = fresh.run(&[
-        "plugin",
-        "install",
-        tampered.to_str().unwrap(),
-        "--keyring",
-        pubring,
-    ]);
+    let bad = install_verified(&fresh, &tampered, pubring);
     assert_ne!(bad.code, 0, "{bad:?}");
     assert!(bad.stderr.contains("sha256"), "{bad:?}");
     assert!(!fresh.plugins_dir().join("lbip").exists());

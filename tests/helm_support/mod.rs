@@ -224,7 +224,7 @@ impl Helm {
     }
 }
 
-fn write_executable(path: &Path, text: &str) {
+pub fn write_executable(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -449,11 +449,7 @@ impl State {
             keep(spec, "allocateLoadBalancerNodePorts", json!(true));
         }
         drop_type_dependent_fields(spec, &old_spec, &ty);
-        let old_ports = old_spec
-            .get("ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let old_ports = ports_of(&old_spec);
         if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
             for p in ports {
                 if p.get("protocol").is_none() {
@@ -482,6 +478,14 @@ impl State {
     }
 }
 
+/// A Service spec's ports (none when it has no list).
+fn ports_of(spec: &Value) -> Vec<Value> {
+    spec.get("ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// When a Service's type changes, the API server drops the fields the new type does not
 /// allow if they were only carried over from the old version (`dropTypeDependentFields` in
 /// pkg/registry/core/service/strategy.go): node ports and the external traffic policy when it
@@ -497,11 +501,7 @@ fn drop_type_dependent_fields(spec: &mut Value, old_spec: &Value, ty: &str) {
     let unchanged = |spec: &Value, field: &str| spec.get(field) == old_spec.get(field);
     let external = |t: &str| t == "LoadBalancer" || t == "NodePort";
     if external(old_ty) && !external(ty) {
-        let old_ports = old_spec
-            .get("ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let old_ports = ports_of(old_spec);
         if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
             for p in ports {
                 let carried = old_ports

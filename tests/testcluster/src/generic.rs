@@ -11,27 +11,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::ResourceDef;
-
-const fn kind(
-    group: &'static str,
-    version: &'static str,
-    plural: &'static str,
-    singular: &'static str,
-    kind: &'static str,
-    short_names: &'static [&'static str],
-    status: bool,
-) -> ResourceDef {
-    ResourceDef {
-        group,
-        version,
-        plural,
-        singular,
-        kind,
-        short_names,
-        status,
-    }
-}
+use crate::resources::{ResourceDef, def as kind};
 
 /// Every namespaced kind the example charts and `helm create`'s chart use, plus their usual
 /// neighbours. (Cluster-scoped kinds, e.g. ClusterRole, are not served: see README.)

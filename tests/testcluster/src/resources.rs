@@ -72,7 +72,7 @@ pub const RESOURCES: [ResourceDef; 7] = [
     ),
 ];
 
-const fn def(
+pub(crate) const fn def(
     group: &'static str,
     version: &'static str,
     plural: &'static str,

@@ -3,21 +3,14 @@
 //! Helm's release Secrets, found by label selector). Real Helm 3 and 4 run against the
 //! server in the lbip crate's tests/helm_cluster.rs.
 
+mod common;
+
+use common::client;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::rbac::v1::Role;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use lbip_testcluster::{Options, TestCluster};
 use serde_json::{Value, json};
-
-async fn client(c: &TestCluster) -> Client {
-    let kc = Kubeconfig::read_from(c.kubeconfig_path()).unwrap();
-    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    Client::try_from(cfg).unwrap()
-}
 
 fn service(annotations: Value, ports: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "annotations": annotations},
