@@ -124,6 +124,26 @@ pub fn classify(key: &str) -> Option<KeyKind> {
         .map(|meant| KeyKind::Misspelled { meant })
 }
 
+/// Why MetalLB does not handle a LoadBalancer Service, or `None` when it does: the one rule
+/// every face uses. MetalLB run without `--lb-class` handles only Services that set no
+/// `spec.loadBalancerClass`; run with `--lb-class=X` (registry `provider.loadBalancerClass:
+/// X`) it handles only Services of class X (MetalLB's `service_controller.go`).
+pub fn class_mismatch(service_class: Option<&str>, metallb_class: Option<&str>) -> Option<String> {
+    match (service_class, metallb_class) {
+        (a, b) if a == b => None,
+        (Some(c), None) => Some(format!(
+            "sets spec.loadBalancerClass `{c}`, so MetalLB (run without --lb-class) leaves it to another load balancer"
+        )),
+        (Some(c), Some(m)) => Some(format!(
+            "sets spec.loadBalancerClass `{c}`, but MetalLB runs with --lb-class={m} (registry provider.loadBalancerClass), so it leaves the Service to another load balancer"
+        )),
+        (None, Some(m)) => Some(format!(
+            "sets no spec.loadBalancerClass, but MetalLB runs with --lb-class={m} (registry provider.loadBalancerClass) and handles only that class"
+        )),
+        (None, None) => None,
+    }
+}
+
 /// The MetalLB release behaviour that matters for reading requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
@@ -283,6 +303,15 @@ mod tests {
             effective_request(&a, Some("192.168.1.215"), Reader::Current),
             Request::Invalid(_)
         ));
+    }
+
+    #[test]
+    fn the_class_rule_matches_metallbs_lb_class_flag() {
+        assert_eq!(class_mismatch(None, None), None);
+        assert_eq!(class_mismatch(Some("x/y"), Some("x/y")), None);
+        assert!(class_mismatch(Some("io.cilium/bgp"), None).is_some());
+        assert!(class_mismatch(None, Some("metallb.io/l2")).is_some());
+        assert!(class_mismatch(Some("a/b"), Some("metallb.io/l2")).is_some());
     }
 
     #[test]

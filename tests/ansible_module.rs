@@ -330,7 +330,7 @@ fn bad_options_fail_with_a_clear_message() {
     );
     assert_eq!(
         msg("bad state"),
-        "option state must be one of linted, facts, pinned, checked, rendered, got \"pined\" (did you mean pinned?)"
+        "option state must be one of linted, facts, pinned, checked, rendered, got another string (did you mean pinned?)"
     );
     assert!(
         msg("unreadable registry").starts_with("cannot read registry nowhere.yaml:"),

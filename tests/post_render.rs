@@ -270,7 +270,9 @@ fn shared_keys_and_dual_stack_use_the_registry_prefix_ipv4_first() {
     assert!(out.contains("    metallb.universe.tf/loadBalancerIPs: 10.20.0.53\n    metallb.universe.tf/allow-shared-ip: dns\n"), "{out}");
     assert!(!out.contains("metallb.io/"));
     assert!(
-        out.contains("metallb.universe.tf/loadBalancerIPs: \"10.20.0.10,fd00:20::10\"\n"),
+        out.contains(
+            "annotations: {metallb.universe.tf/loadBalancerIPs: \"10.20.0.10,fd00:20::10\"}}\n"
+        ),
         "{out}"
     );
     assert_eq!(outcome.findings[0].code, "other-prefix-removed");

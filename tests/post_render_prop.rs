@@ -124,12 +124,12 @@ proptest! {
     ) {
         let registry = check::registry();
         let input = stream(docs, helm3);
-        check::check(&registry, input.as_bytes());
+        check::check_post_render(&registry, input.as_bytes());
     }
 
     #[test]
     fn arbitrary_text_never_panics(text in "(---\n|\\.\\.\\.\n|kind: Service\n|apiVersion: v1\n|metadata: \\{name: mlflow\\}\n|spec: \\{type: LoadBalancer\\}\n|[ -~]{0,12}\n|  |\"|'|\\\\|&a |\\*a|\\{|\\[|# c\n){0,24}") {
         let registry = check::registry();
-        check::check(&registry, text.as_bytes());
+        check::check_post_render(&registry, text.as_bytes());
     }
 }

@@ -28,12 +28,33 @@ pub struct Args {
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
     /// What to do with a LoadBalancer Service that is not in the registry
-    #[arg(long, value_enum, default_value_t = Unpinned::Fail, value_name = "POLICY")]
-    pub unpinned: Unpinned,
+    #[arg(long, value_enum, default_value_t = UnpinnedArg::Fail, value_name = "POLICY")]
+    pub unpinned: UnpinnedArg,
     /// Write nothing; exit 0 when the stream is fully pinned and nothing would change, else
     /// 1, listing what would change on stderr
     #[arg(long)]
     pub check: bool,
+}
+
+/// `--unpinned` (the core's [`Unpinned`], with help texts for the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnpinnedArg {
+    /// Stop: name every such Service and suggest a free IP for each (the default)
+    Fail,
+    /// Pass it through with a warning
+    Warn,
+    /// Pass it through silently
+    Allow,
+}
+
+impl From<UnpinnedArg> for Unpinned {
+    fn from(a: UnpinnedArg) -> Unpinned {
+        match a {
+            UnpinnedArg::Fail => Unpinned::Fail,
+            UnpinnedArg::Warn => Unpinned::Warn,
+            UnpinnedArg::Allow => Unpinned::Allow,
+        }
+    }
 }
 
 /// The variable Helm 4 sets for a plugin; its presence means stderr is never shown.
@@ -87,7 +108,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     let opts = Options {
         namespace,
-        unpinned: args.unpinned,
+        unpinned: args.unpinned.into(),
     };
     let outcome = match manifest::post_render(&input, &registry, &opts) {
         Ok(o) => o,

@@ -1,32 +1,42 @@
 //! Manifest rewriting for the Helm post-renderer: split a rendered stream into documents,
-//! find the Services, pin their IPs, and write everything else back byte for byte.
+//! find the Services, pin their IPs by editing only the keys lbip owns, and write every other
+//! byte back as it came.
 //!
 //! How a document is handled:
-//! 1. [`split`] cuts the stream at `---`/`...` lines without parsing.
+//! 1. [`split`] cuts the stream at `---`/`...` lines without parsing (directives stay with
+//!    the document they belong to).
 //! 2. A cheap pre-filter ([`may_hold_a_service`]) skips every document whose text contains
-//!    none of `Service`, `List` or a backslash: without one of those words it cannot be a
-//!    `v1 Service` or a `v1 List` (the words can only be hidden by a double-quoted escape,
-//!    which needs a backslash). Skipped documents are written back as the input's own bytes.
-//! 3. Candidates are parsed ([`tree`]); those that are a `v1 Service` or a `v1 List` holding
-//!    Services go through [`rewrite::decide`]. Only documents with edits are written anew;
-//!    the rest are again the input's bytes.
+//!    neither `Service` nor a backslash: without the word it cannot be or hold a `v1
+//!    Service` (the word can only be hidden by a double-quoted escape, which needs a
+//!    backslash). Skipped documents are written back as the input's own bytes.
+//! 3. Candidates are parsed ([`syntax`]); a document whose root says `kind: Service` or
+//!    holds an `items` list (what kubectl and Helm flatten as a list, at any depth) is
+//!    resolved ([`resolve`]: aliases, merge keys, duplicate keys refused, expansion bounded).
+//! 4. Each `v1 Service` in it goes through [`rewrite::decide`]; the edits are made in place
+//!    ([`edit`]) and then proven ([`verify`]): the new text means what the old one did except
+//!    for the owned keys, and a second run would change nothing. Documents without edits are
+//!    again the input's bytes.
 
+pub mod edit;
+pub mod resolve;
 pub mod rewrite;
 pub mod split;
-
-pub mod tree;
+pub mod syntax;
+mod verify;
 
 pub use rewrite::Unpinned;
 
 use crate::diagnostic::Finding;
 use crate::registry::Registry;
+use edit::{ServiceEdits, Step};
 use memchr::memmem;
+use resolve::Value;
 use rewrite::{Decision, Problem};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{self, Write};
 use std::ops::Range;
-use tree::{Kind, Node};
+use syntax::Doc;
 
 /// Helm 4 puts this annotation on every object; lbip keeps it (Helm 4 regroups by it).
 pub const HELM4_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
@@ -135,11 +145,9 @@ impl fmt::Display for PostRenderError {
 
 impl std::error::Error for PostRenderError {}
 
-/// True when the document's text could be a `v1 Service` or a `v1 List` (see module docs).
+/// True when the document's text could be or hold a `v1 Service` (see module docs).
 pub fn may_hold_a_service(doc: &[u8]) -> bool {
-    memmem::find(doc, b"Service").is_some()
-        || memmem::find(doc, b"List").is_some()
-        || memchr::memchr(b'\\', doc).is_some()
+    memmem::find(doc, b"Service").is_some() || memchr::memchr(b'\\', doc).is_some()
 }
 
 /// Post-renders a stream: see the module docs. Deterministic: the same input, registry and
@@ -196,7 +204,7 @@ impl Run<'_> {
             self.outcome.push_input(range);
             return;
         }
-        let doc = match tree::parse(seg) {
+        let doc = match syntax::parse(seg) {
             Ok(Some(doc)) => doc,
             Ok(None) => {
                 self.outcome.push_input(range);
@@ -218,48 +226,90 @@ impl Run<'_> {
                 return;
             }
         };
-        let mut doc = doc;
-        let mut root = std::mem::replace(&mut doc.root, Node::new_map());
+        let root = match candidate(&doc).and_then(|is| match is {
+            true => resolve::resolve(&doc).map(Some),
+            false => Ok(None),
+        }) {
+            Ok(Some(root)) => root,
+            Ok(None) => {
+                self.outcome.push_input(range);
+                return;
+            }
+            Err(e) => {
+                let label = self.label(index, &range, seg, None);
+                self.problems.push(
+                    Finding::error(
+                        "manifest-ambiguous-yaml",
+                        format!("{label}: {}", self.stream_lines(&e, range.start)),
+                    )
+                    .hint(e.hint()),
+                );
+                return;
+            }
+        };
         let label = self.label(index, &range, seg, Some((&doc, &root)));
-        let mut changed = false;
-        if is_kind(&doc, &root, "Service") {
-            changed |= self.service(&doc, &mut root, &label);
-        } else if (is_kind(&doc, &root, "List") || is_kind(&doc, &root, "ServiceList"))
-            && let Some(items) = doc.get_mut(&mut root, "items")
-            && let Kind::Seq(items) = &mut items.kind
-        {
-            {
-                for item in items.iter_mut() {
-                    doc.materialize(&mut item.node);
-                    if is_kind(&doc, &item.node, "Service") {
-                        changed |= self.service(&doc, &mut item.node, &label);
-                    }
-                }
+        let mut edits = Vec::new();
+        for (path, svc) in services(&doc, &root) {
+            if let Some(e) = self.service(&doc, svc, &label) {
+                edits.push(ServiceEdits { path, edits: e });
             }
         }
-        if !changed {
+        if edits.is_empty() {
             self.outcome.push_input(range);
             return;
         }
-        doc.root = root;
-        let mut out = String::with_capacity(seg.len() + 128);
-        let head = &seg[..doc.root_line_start];
-        out.push_str(head);
-        if head.is_empty() && seg.starts_with("---") {
-            out.push_str("---\n");
+        let edited = edit::apply(seg, &edits).map_err(|e| e.0).and_then(|text| {
+            verify::edited(&doc, &root, &text, &edits, |d, r| self.settled(d, r))?;
+            Ok(text)
+        });
+        match edited {
+            Ok(text) => self.outcome.pieces.push(Piece::Text(text)),
+            Err(why) => self.problems.push(
+                Finding::error(
+                    "manifest-edit-failed",
+                    format!("{label}: lbip could not pin this document in place: {why}"),
+                )
+                .hint("this is a bug in lbip: please report it with the document; nothing was written"),
+            ),
         }
-        out.push_str(&tree::emit(&doc));
-        if let Some(last) = seg.trim_end().lines().last()
-            && last.starts_with("...")
-        {
-            out.push_str(last);
-            out.push('\n');
-        }
-        self.outcome.pieces.push(Piece::Text(out));
     }
 
-    /// Handles one Service; true when it was changed.
-    fn service<'a>(&mut self, doc: &tree::Doc<'a>, svc: &mut Node<'a>, label: &str) -> bool {
+    /// The problem text of a resolution error, with the document's lines as stream lines.
+    fn stream_lines(&self, e: &resolve::ResolveError, start: usize) -> String {
+        let base = self.line_of(start) - 1;
+        let mut e = e.clone();
+        match &mut e {
+            resolve::ResolveError::DuplicateKey { first, second, .. } => {
+                *first += base;
+                *second += base;
+            }
+            resolve::ResolveError::MergeOverridesKey {
+                explicit, merge, ..
+            } => {
+                *explicit += base;
+                *merge += base;
+            }
+            resolve::ResolveError::BadMerge { line }
+            | resolve::ResolveError::ComplexKey { line }
+            | resolve::ResolveError::Recursive { line }
+            | resolve::ResolveError::Budget { line, .. } => *line += base,
+        }
+        format!("{e} (stream lines)")
+    }
+
+    /// True when every Service of a document (already edited) needs no edit and has no
+    /// problem: what a second run would find.
+    fn settled(&self, doc: &Doc<'_>, root: &Value) -> bool {
+        services(doc, root).iter().all(|(_, svc)| {
+            rewrite::view(doc, svc).is_ok_and(|view| {
+                let d = rewrite::decide(&view, self.registry, self.opts.namespace.as_deref());
+                d.edits.is_empty() && matches!(d.problem, None | Some(Problem::Unpinned { .. }))
+            })
+        })
+    }
+
+    /// Handles one Service: its warnings and problems are recorded; returns its edits.
+    fn service(&mut self, doc: &Doc<'_>, svc: &Value, label: &str) -> Option<Vec<rewrite::Edit>> {
         let view = match rewrite::view(doc, svc) {
             Ok(v) => v,
             Err(e) => {
@@ -267,7 +317,7 @@ impl Run<'_> {
                     Finding::error("service-invalid", format!("{label}: {e}"))
                         .hint("fix the chart template that renders this document"),
                 );
-                return false;
+                return None;
             }
         };
         let ns = rewrite::namespace_of(&view, self.opts.namespace.as_deref());
@@ -291,7 +341,7 @@ impl Run<'_> {
                 Unpinned::Fail => {
                     self.unpinned_errors
                         .push((who.clone(), label.to_string(), namespace));
-                    return false;
+                    return None;
                 }
                 Unpinned::Warn => {
                     self.outcome.findings.push(Finding::warning(
@@ -313,7 +363,7 @@ impl Run<'_> {
                         matches.join(", ")
                     ),
                 ).hint("pass the release namespace: `helm install ... --post-renderer-args --namespace=<ns>` (Helm 4: the same args after `--post-renderer lbip`), or export HELM_NAMESPACE"));
-                return false;
+                return None;
             }
             Some(Problem::Other {
                 code,
@@ -323,13 +373,12 @@ impl Run<'_> {
                 self.problems.push(
                     Finding::error(code, format!("Service {who} ({label}) {message}")).hint(hint),
                 );
-                return false;
+                return None;
             }
         }
         if edits.is_empty() {
-            return false;
+            return None;
         }
-        rewrite::apply(doc, svc, &edits);
         for description in descriptions {
             self.outcome.changes.push(Change {
                 document: label.to_string(),
@@ -337,7 +386,7 @@ impl Run<'_> {
                 description,
             });
         }
-        true
+        Some(edits)
     }
 
     fn finish(mut self) -> Result<Outcome, PostRenderError> {
@@ -374,23 +423,34 @@ impl Run<'_> {
         index: usize,
         range: &Range<usize>,
         seg: &str,
-        parsed: Option<(&tree::Doc<'_>, &Node<'_>)>,
+        parsed: Option<(&Doc<'_>, &Value)>,
     ) -> String {
         if let Some(src) = seg
+            .trim_start_matches('\u{feff}')
             .lines()
-            .take_while(|l| l.starts_with('#') || l.starts_with("---") || l.trim().is_empty())
+            .take_while(|l| {
+                l.starts_with('#')
+                    || l.starts_with("---")
+                    || l.starts_with('%')
+                    || l.trim().is_empty()
+            })
             .find_map(|l| l.strip_prefix("# Source: "))
         {
             return src.trim().to_string();
         }
-        if let Some((doc, root)) = parsed
-            && let Some(f) = doc
-                .get(root, "metadata")
-                .and_then(|m| doc.get(m, "annotations"))
-                .and_then(|a| doc.get(a, HELM4_FILENAME_ANNOTATION))
-                .and_then(Node::as_str)
-        {
-            return f.to_string();
+        if let Some((doc, root)) = parsed {
+            let named = |v: &Value| {
+                v.get("metadata")
+                    .and_then(|m| m.get("annotations"))
+                    .and_then(|a| a.get(HELM4_FILENAME_ANNOTATION))
+                    .and_then(|f| f.as_str(doc))
+                    .map(str::to_string)
+            };
+            if let Some(f) =
+                named(root).or_else(|| services(doc, root).iter().find_map(|(_, s)| named(s)))
+            {
+                return f;
+            }
         }
         // A document that did not parse: find the annotation by its text.
         if parsed.is_none()
@@ -399,7 +459,7 @@ impl Run<'_> {
             let rest = &seg[at + HELM4_FILENAME_ANNOTATION.len()..];
             let value = rest.lines().next().unwrap_or("");
             let value = value.trim_start_matches(['"', '\'', ':', ' ']);
-            let value = value.trim_end_matches(['"', '\'', ' ', ',', '}']);
+            let value = value.trim_end_matches(['"', '\'', ' ', ',', '}', '\r']);
             if !value.is_empty() {
                 return value.to_string();
             }
@@ -422,8 +482,50 @@ fn leading_blank_lines(seg: &str) -> usize {
         .count()
 }
 
+/// True when the document must be resolved: its root says `kind: Service` (under any of its
+/// duplicate keys) or holds an `items` list.
+fn candidate(doc: &Doc<'_>) -> Result<bool, resolve::ResolveError> {
+    let is_service = resolve::root_values(doc, "kind")?
+        .iter()
+        .any(|&k| doc.node(k).scalar().is_some_and(|(v, _)| v == "Service"));
+    let is_list = resolve::root_values(doc, "items")?
+        .iter()
+        .any(|&i| matches!(doc.node(i).kind, syntax::NodeKind::Seq { .. }));
+    Ok(is_service || is_list)
+}
+
+/// Every `v1 Service` in a resolved document, with its path from the root: the root itself,
+/// or the items of a list, flattened at any depth as kubectl and Helm do (any object with an
+/// `items` list is a list to them).
+pub fn services<'v>(doc: &Doc<'_>, root: &'v Value) -> Vec<(Vec<Step>, &'v Value)> {
+    let mut out = Vec::new();
+    collect_services(doc, root, &mut Vec::new(), &mut out);
+    out
+}
+
+fn collect_services<'v>(
+    doc: &Doc<'_>,
+    node: &'v Value,
+    path: &mut Vec<Step>,
+    out: &mut Vec<(Vec<Step>, &'v Value)>,
+) {
+    if let Some(items @ Value::Seq { .. }) = node.get("items") {
+        path.push(Step::Key("items".into()));
+        for (i, item) in items.items().iter().enumerate() {
+            path.push(Step::Index(i));
+            collect_services(doc, item, path, out);
+            path.pop();
+        }
+        path.pop();
+        return;
+    }
+    if is_kind(doc, node, "Service") {
+        out.push((path.clone(), node));
+    }
+}
+
 /// True when `node` is `apiVersion: v1` and `kind: <kind>`.
-fn is_kind(doc: &tree::Doc<'_>, node: &Node<'_>, kind: &str) -> bool {
-    doc.get(node, "kind").and_then(Node::as_str) == Some(kind)
-        && doc.get(node, "apiVersion").and_then(Node::as_str) == Some("v1")
+fn is_kind(doc: &Doc<'_>, node: &Value, kind: &str) -> bool {
+    node.get("kind").and_then(|k| k.as_str(doc)) == Some(kind)
+        && node.get("apiVersion").and_then(|v| v.as_str(doc)) == Some("v1")
 }

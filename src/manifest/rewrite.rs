@@ -1,11 +1,12 @@
 //! What the post-renderer does to one Service, decided from plain data.
 //!
-//! [`ServiceView`] is what a Service says about itself (read from the manifest), [`decide`]
-//! turns it plus the registry into a [`Decision`] (edits, warnings, or a problem), and
-//! [`apply`] performs the edits on the document tree. Keeping the decision pure makes every
-//! rule testable without YAML.
+//! [`ServiceView`] is what a Service says about itself (read from the resolved manifest),
+//! and [`decide`] turns it plus the registry into a [`Decision`] (edits, warnings, or a
+//! problem); [`super::edit`] performs the edits on the document's text. Keeping the decision
+//! pure makes every rule testable without YAML.
 
-use super::tree::{Doc, Kind, Node};
+use super::resolve::Value;
+use super::syntax::Doc;
 use crate::diagnostic::Finding;
 use crate::metallb::{self, KeyKind, Prefix, Suffix};
 use crate::registry::{Entry, Registry};
@@ -13,7 +14,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// What to do with a LoadBalancer Service that has no registry entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Unpinned {
     /// Stop: name every such Service and suggest a free IP for each (the default).
     #[default]
@@ -84,6 +85,36 @@ pub fn namespace_of(view: &ServiceView, fallback: Option<&str>) -> Option<String
         .or_else(|| fallback.map(str::to_string))
 }
 
+impl Unpinned {
+    /// The policy names every face accepts.
+    pub const NAMES: [&'static str; 3] = ["fail", "warn", "allow"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unpinned::Fail => "fail",
+            Unpinned::Warn => "warn",
+            Unpinned::Allow => "allow",
+        }
+    }
+}
+
+impl std::str::FromStr for Unpinned {
+    type Err = String;
+    /// A policy name, any case (Ansible passes free-form values as they were typed).
+    fn from_str(s: &str) -> Result<Unpinned, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fail" => Ok(Unpinned::Fail),
+            "warn" => Ok(Unpinned::Warn),
+            "allow" => Ok(Unpinned::Allow),
+            // The value is not echoed: a module's messages never quote option values.
+            _ => Err(format!(
+                "must be one of {}, got another string",
+                Unpinned::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
 /// Decides what to do with one Service.
 pub fn decide(
     view: &ServiceView,
@@ -92,6 +123,11 @@ pub fn decide(
 ) -> Decision {
     let mut d = Decision::default();
     let is_lb = view.service_type == "LoadBalancer";
+    // The one rule for "is this Service MetalLB's" (the cluster faces use it too).
+    let not_metallbs = metallb::class_mismatch(
+        view.load_balancer_class.as_deref(),
+        registry.load_balancer_class.as_deref(),
+    );
     let namespace = namespace_of(view, namespace_fallback);
     let entry: Option<&Entry> = match &namespace {
         Some(ns) => registry.lookup(ns, &view.name),
@@ -108,7 +144,8 @@ pub fn decide(
         }
     };
     let Some(entry) = entry else {
-        if is_lb {
+        // A LoadBalancer another load balancer handles takes no address from MetalLB's pools.
+        if is_lb && not_metallbs.is_none() {
             d.problem = Some(Problem::Unpinned { namespace });
         }
         return d;
@@ -145,17 +182,18 @@ pub fn decide(
         );
     }
     pin(view, registry.prefix, entry, &mut d);
-    if let Some(class) = &view.load_balancer_class {
+    if let Some(why) = not_metallbs {
         d.warnings.push(
-            Finding::warning(
-                "load-balancer-class",
-                format!("sets spec.loadBalancerClass `{class}`; MetalLB ignores Services with a class unless it runs with `--lb-class={class}`"),
-            )
-            .hint("remove loadBalancerClass from the chart values unless your MetalLB uses that class"),
+            Finding::warning(FOREIGN_CLASS, format!("{why}; its registry IP will not be handed out by MetalLB"))
+                .hint("remove spec.loadBalancerClass from the chart values, or set provider.loadBalancerClass in the registry to the class MetalLB runs with"),
         );
     }
     d
 }
+
+/// The finding code for a Service MetalLB does not handle because of its class (the same
+/// code the cluster faces use).
+pub const FOREIGN_CLASS: &str = crate::plan::analyze::codes::FOREIGN_CLASS;
 
 impl Decision {
     fn push(&mut self, edit: Edit, description: String) {
@@ -290,48 +328,51 @@ fn pin(view: &ServiceView, prefix: Prefix, entry: &Entry, d: &mut Decision) {
     }
 }
 
-/// Reads what a Service manifest says. Errors are messages about the Service's shape.
-pub fn view(doc: &Doc<'_>, svc: &Node<'_>) -> Result<ServiceView, String> {
-    let metadata = doc
-        .get(svc, "metadata")
-        .ok_or("a Service without `metadata`")?;
-    let name = doc
-        .get(metadata, "name")
-        .and_then(Node::as_str)
+/// Reads what a resolved Service manifest says. Errors are messages about its shape.
+pub fn view(doc: &Doc<'_>, svc: &Value) -> Result<ServiceView, String> {
+    let metadata = svc
+        .get("metadata")
+        .filter(|m| m.is_map())
+        .ok_or("a Service without a `metadata` mapping")?;
+    let name = metadata
+        .get("name")
+        .and_then(|n| n.as_str(doc))
         .filter(|n| !n.is_empty())
         .ok_or("a Service without `metadata.name`")?
         .to_string();
-    let namespace = doc
-        .get(metadata, "namespace")
-        .and_then(Node::as_str)
+    let namespace = metadata
+        .get("namespace")
+        .and_then(|n| n.as_str(doc))
         .map(str::to_string);
     let mut annotations = Vec::new();
-    if let Some(a) = doc.get(metadata, "annotations") {
-        match &a.kind {
-            Kind::Map(_) => {
-                for (k, v) in doc.entries(a) {
-                    annotations.push((k.to_string(), v.as_str().unwrap_or("").to_string()));
-                }
-            }
-            _ if a.is_null() => {}
-            _ => {
-                return Err(format!(
-                    "Service {name}: `metadata.annotations` is not a mapping"
-                ));
+    match metadata.get("annotations") {
+        None => {}
+        Some(a) if a.is_null() => {}
+        Some(a) if a.is_map() => {
+            for (k, v) in a.entries() {
+                annotations.push((k.clone(), v.as_str(doc).unwrap_or("").to_string()));
             }
         }
+        Some(_) => {
+            return Err(format!(
+                "Service {name}: `metadata.annotations` is not a mapping"
+            ));
+        }
     }
-    let spec = doc.get(svc, "spec");
-    let field = |k: &str| spec.and_then(|s| doc.get(s, k));
+    let spec = svc.get("spec");
+    if spec.is_some_and(|s| !s.is_map() && !s.is_null()) {
+        return Err(format!("Service {name}: `spec` is not a mapping"));
+    }
+    let field = |k: &str| spec.and_then(|s| s.get(k));
     let service_type = field("type")
-        .and_then(Node::as_str)
+        .and_then(|t| t.as_str(doc))
         .unwrap_or("ClusterIP")
         .to_string();
-    let load_balancer_ip = field("loadBalancerIP").map(|n| n.as_str().unwrap_or("").to_string());
+    let load_balancer_ip = field("loadBalancerIP").map(|n| n.as_str(doc).unwrap_or("").to_string());
     let load_balancer_class = field("loadBalancerClass")
-        .and_then(Node::as_str)
+        .and_then(|c| c.as_str(doc))
         .map(str::to_string);
-    let headless = field("clusterIP").and_then(Node::as_str) == Some("None");
+    let headless = field("clusterIP").and_then(|c| c.as_str(doc)) == Some("None");
     Ok(ServiceView {
         name,
         namespace,
@@ -341,40 +382,6 @@ pub fn view(doc: &Doc<'_>, svc: &Node<'_>) -> Result<ServiceView, String> {
         load_balancer_class,
         headless,
     })
-}
-
-/// Performs `edits` on the Service node `svc` of `doc`.
-pub fn apply<'a>(doc: &Doc<'a>, svc: &mut Node<'a>, edits: &[Edit]) {
-    for edit in edits {
-        match edit {
-            Edit::SetAnnotation { key, value } => {
-                let metadata = doc.get_mut(svc, "metadata").expect("checked by view()");
-                if doc.get(metadata, "annotations").is_none() {
-                    doc.set(metadata, "annotations", Node::new_map());
-                }
-                let annotations = doc.get_mut(metadata, "annotations").expect("just set");
-                doc.set(annotations, key, Node::new_str(value.clone()));
-            }
-            Edit::RemoveAnnotation { key } => {
-                let metadata = doc.get_mut(svc, "metadata").expect("checked by view()");
-                if let Some(annotations) = doc.get_mut(metadata, "annotations") {
-                    doc.remove(annotations, key);
-                }
-            }
-            Edit::RemoveLoadBalancerIp => {
-                if let Some(spec) = doc.get_mut(svc, "spec") {
-                    doc.remove(spec, "loadBalancerIP");
-                }
-            }
-            Edit::SetTypeLoadBalancer => {
-                if doc.get(svc, "spec").is_none() {
-                    doc.set(svc, "spec", Node::new_map());
-                }
-                let spec = doc.get_mut(svc, "spec").expect("just set");
-                doc.set(spec, "type", Node::new_str("LoadBalancer"));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -429,6 +436,34 @@ mod tests {
         let d = decide(&lb("seldon-mesh", None), &reg, None);
         assert!(
             matches!(d.problem, Some(Problem::NamespaceUnknown { ref matches }) if matches.len() == 2)
+        );
+    }
+
+    #[test]
+    fn a_load_balancer_of_another_class_is_not_metallbs_business() {
+        let mut v = lb("random", Some("apps"));
+        v.load_balancer_class = Some("io.cilium/bgp-control-plane".into());
+        assert_eq!(decide(&v, &registry(), None), Decision::default());
+        let mut r = registry();
+        r.load_balancer_class = Some("metallb.io/l2".into());
+        // MetalLB with --lb-class handles only its own class: an unclassed one is not its.
+        v.load_balancer_class = None;
+        assert_eq!(decide(&v, &r, None), Decision::default());
+        v.load_balancer_class = Some("metallb.io/l2".into());
+        assert!(matches!(
+            decide(&v, &r, None).problem,
+            Some(Problem::Unpinned { .. })
+        ));
+        // A registered one is pinned, with the shared words about its class.
+        let mut m = lb("mlflow", Some("mlflow"));
+        m.load_balancer_class = Some("io.cilium/bgp-control-plane".into());
+        let d = decide(&m, &registry(), None);
+        assert_eq!(d.edits.len(), 1);
+        assert_eq!(d.warnings[0].code, FOREIGN_CLASS);
+        assert!(
+            d.warnings[0].message.starts_with(
+                "sets spec.loadBalancerClass `io.cilium/bgp-control-plane`, so MetalLB"
+            )
         );
     }
 

@@ -76,7 +76,7 @@ pub fn parse(text: &str, path: &str) -> Result<(Registry, Vec<Finding>), LoadErr
 }
 
 const TOP_KEYS: &[&str] = &["provider", "pools", "reserved", "blocks", "services"];
-const PROVIDER_KEYS: &[&str] = &["annotationPrefix"];
+const PROVIDER_KEYS: &[&str] = &["annotationPrefix", "loadBalancerClass"];
 const POOL_KEYS: &[&str] = &["name", "addresses", "avoidBuggyIPs"];
 const RANGES_KEYS: &[&str] = &["name", "addresses"];
 const SERVICE_KEYS: &[&str] = &[
@@ -177,7 +177,9 @@ impl Reader {
         }
         for (key, value) in self.mapping(root, "the registry", TOP_KEYS, None) {
             match key.name.as_str() {
-                "provider" => reg.prefix = self.provider(value),
+                "provider" => {
+                    (reg.prefix, reg.load_balancer_class) = self.provider(value);
+                }
                 "pools" => {
                     reg.pools = self
                         .list(value, "pools")
@@ -194,9 +196,16 @@ impl Reader {
         reg
     }
 
-    fn provider(&mut self, node: &Node) -> Prefix {
+    fn provider(&mut self, node: &Node) -> (Prefix, Option<String>) {
         let mut prefix = Prefix::default();
+        let mut class = None;
         for (key, value) in self.mapping(node, "provider", PROVIDER_KEYS, None) {
+            if key.name == "loadBalancerClass" {
+                class = self
+                    .string(value, "loadBalancerClass", None)
+                    .filter(|c| !c.trim().is_empty());
+                continue;
+            }
             if key.name == "annotationPrefix"
                 && let Some(text) = self.string(value, "annotationPrefix", None)
             {
@@ -216,7 +225,7 @@ impl Reader {
                 }
             }
         }
-        prefix
+        (prefix, class)
     }
 
     fn list<'a>(&mut self, node: &'a Node, what: &str) -> Vec<&'a Node> {

@@ -28,6 +28,9 @@ impl<T> Located<T> {
 pub struct Registry {
     /// Which annotation prefix the cluster's MetalLB reads.
     pub prefix: Prefix,
+    /// `provider.loadBalancerClass`: the class MetalLB runs with (`--lb-class`); `None` when
+    /// it runs without one, and so handles only Services that set no class.
+    pub load_balancer_class: Option<String>,
     pub pools: Vec<Pool>,
     pub reserved: Vec<NamedRanges>,
     pub blocks: Vec<NamedRanges>,

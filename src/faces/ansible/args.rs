@@ -455,15 +455,13 @@ fn duration_value(v: &Value) -> Result<OptionValue, String> {
 
 /// `fail`, `warn` or `allow`, as `lbip post-render --unpinned` takes them.
 fn unpinned_value(v: &Value) -> Result<OptionValue, String> {
-    const CHOICES: &str = "fail, warn, allow";
     match v {
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "fail" => Ok(OptionValue::Unpinned(Unpinned::Fail)),
-            "warn" => Ok(OptionValue::Unpinned(Unpinned::Warn)),
-            "allow" => Ok(OptionValue::Unpinned(Unpinned::Allow)),
-            other => Err(format!("must be one of {CHOICES}, got {other:?}")),
-        },
-        other => Err(format!("must be one of {CHOICES}, got {}", kind(other))),
+        Value::String(s) => s.parse().map(OptionValue::Unpinned),
+        other => Err(format!(
+            "must be one of {}, got {}",
+            Unpinned::NAMES.join(", "),
+            kind(other)
+        )),
     }
 }
 
@@ -480,12 +478,13 @@ fn state_value(v: &Value) -> Result<OptionValue, String> {
     if let Some(state) = State::ALL.into_iter().find(|st| st.as_str() == s) {
         return Ok(OptionValue::State(state));
     }
-    // Values from the state vocabulary are safe to echo: they are not secrets.
+    // The value itself is never echoed (it could be anything, a secret included); the
+    // suggestion only names a word of the vocabulary.
     let suggestion = did_you_mean(s, &names)
         .map(|m| format!(" (did you mean {m}?)"))
         .unwrap_or_default();
     Err(format!(
-        "must be one of {}, got {s:?}{suggestion}",
+        "must be one of {}, got another string{suggestion}",
         names.join(", ")
     ))
 }
@@ -596,7 +595,7 @@ mod tests {
         let e = parse_json(json!({"registry": "r.yaml", "state": "pined"})).unwrap_err();
         assert_eq!(
             e,
-            "option state must be one of linted, facts, pinned, checked, rendered, got \"pined\" (did you mean pinned?)"
+            "option state must be one of linted, facts, pinned, checked, rendered, got another string (did you mean pinned?)"
         );
     }
 
@@ -640,7 +639,7 @@ mod tests {
         let e = parse_json(json!({"registry": "r.yaml", "unpinned": "ignore"})).unwrap_err();
         assert_eq!(
             e,
-            "option unpinned must be one of fail, warn, allow, got \"ignore\""
+            "option unpinned must be one of fail, warn, allow, got another string"
         );
     }
 
