@@ -24,7 +24,9 @@ pub fn check_split(data: &[u8]) {
         assert_eq!(r.start, at, "ranges are contiguous");
         assert!(r.end >= r.start);
         assert!(
-            r.start == 0 || r.start == 3 && data.starts_with(b"\xef\xbb\xbf") || data[r.start - 1] == b'\n',
+            r.start == 0
+                || r.start == 3 && data.starts_with(b"\xef\xbb\xbf")
+                || data[r.start - 1] == b'\n',
             "a range starts at a line start"
         );
         at = r.end;
@@ -93,7 +95,10 @@ fn same_data_but_owned(a: &[u8], b: &[u8]) {
     };
     strip_owned(&mut x);
     strip_owned(&mut y);
-    assert_eq!(x, y, "a changed document differs beyond the owned keys:\n{a}\n---\n{b}");
+    assert_eq!(
+        x, y,
+        "a changed document differs beyond the owned keys:\n{a}\n---\n{b}"
+    );
 }
 
 fn strip_owned(v: &mut serde_json::Value) {
@@ -118,7 +123,8 @@ fn strip_owned(v: &mut serde_json::Value) {
         spec.remove("loadBalancerIP");
     }
     if let Some(o) = v.as_object_mut()
-        && o.get("spec").is_some_and(|s| s.is_null() || s.as_object().is_some_and(|m| m.is_empty()))
+        && o.get("spec")
+            .is_some_and(|s| s.is_null() || s.as_object().is_some_and(|m| m.is_empty()))
     {
         o.remove("spec");
     }
@@ -151,8 +157,7 @@ pub fn check_ansible_args(data: &[u8]) {
     let Err(message) = lbip::faces::ansible::args::parse(text, None) else {
         return;
     };
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text)
-    else {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
         return;
     };
     for (key, value) in &map {

@@ -27,7 +27,11 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 fn replay(target: &str, check: impl Fn(&[u8])) {
     for (path, bytes) in corpus(target) {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&bytes)));
-        assert!(outcome.is_ok(), "fuzz/corpus/{target}: {} fails", path.display());
+        assert!(
+            outcome.is_ok(),
+            "fuzz/corpus/{target}: {} fails",
+            path.display()
+        );
     }
 }
 

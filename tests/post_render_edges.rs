@@ -143,7 +143,10 @@ fn pinning_an_anchored_node_does_not_leak_into_an_unregistered_alias() {
     let (out, outcome) = run(input, &example(), &opts(Unpinned::Allow)).unwrap();
     assert_eq!(outcome.unpinned, ["apps/scratch"]);
     let v = json(&out);
-    assert_eq!(v["items"][0]["metadata"]["annotations"][PIN], "192.168.1.215");
+    assert_eq!(
+        v["items"][0]["metadata"]["annotations"][PIN],
+        "192.168.1.215"
+    );
     assert_eq!(
         v["items"][1]["metadata"]["annotations"],
         serde_json::json!({"team": "ml"}),

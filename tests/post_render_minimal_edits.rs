@@ -128,7 +128,10 @@ fn write(s: &Shape) -> String {
         "metadata:".into(),
     ];
     let (name, ns) = s.service;
-    lines.push(format!("{i1}name: {name}{}", if s.comments { "  # the name" } else { "" }));
+    lines.push(format!(
+        "{i1}name: {name}{}",
+        if s.comments { "  # the name" } else { "" }
+    ));
     lines.push(format!("{i1}namespace: \"{ns}\""));
     match s.labels {
         Labels::None => {}
@@ -137,7 +140,9 @@ fn write(s: &Shape) -> String {
             lines.push(format!("{i2}app.kubernetes.io/version: \"1.10\""));
             lines.push(format!("{i2}tier: web"));
         }
-        Labels::Flow => lines.push(format!("{i1}labels: {{app: {name}, version: 1.10, mode: '0755'}}")),
+        Labels::Flow => lines.push(format!(
+            "{i1}labels: {{app: {name}, version: 1.10, mode: '0755'}}"
+        )),
     }
     let description = |lines: &mut Vec<String>| match s.description {
         None => {}
@@ -155,9 +160,9 @@ fn write(s: &Shape) -> String {
         Annotations::Absent => {}
         Annotations::Null => lines.push(format!("{i1}annotations:")),
         Annotations::EmptyFlow => lines.push(format!("{i1}annotations: {{}}")),
-        Annotations::Flow => {
-            lines.push(format!("{i1}annotations: {{team: ml, \"metallb.io/loadBalancerIPs\": 192.168.1.230}}"))
-        }
+        Annotations::Flow => lines.push(format!(
+            "{i1}annotations: {{team: ml, \"metallb.io/loadBalancerIPs\": 192.168.1.230}}"
+        )),
         Annotations::Unrelated => {
             lines.push(format!("{i1}annotations:"));
             lines.push(format!("{i2}team: 'ml'"));
@@ -169,12 +174,16 @@ fn write(s: &Shape) -> String {
             if s.comments {
                 lines.push(format!("{i2}# copied from a blog post"));
             }
-            lines.push(format!("{i2}metallb.universe.tf/loadBalancer-ips: 192.168.1.201"));
+            lines.push(format!(
+                "{i2}metallb.universe.tf/loadBalancer-ips: 192.168.1.201"
+            ));
             lines.push(format!("{i2}team: ml"));
         }
         Annotations::WrongIp => {
             lines.push(format!("{i1}annotations:"));
-            lines.push(format!("{i2}metallb.io/loadBalancerIPs: '192.168.1.230'  # stale"));
+            lines.push(format!(
+                "{i2}metallb.io/loadBalancerIPs: '192.168.1.230'  # stale"
+            ));
             description(&mut lines);
         }
         Annotations::OtherPrefix => {
@@ -192,7 +201,11 @@ fn write(s: &Shape) -> String {
         lines.push(format!("{i1}loadBalancerIP: {ip}"));
     }
     lines.push(format!("{i1}ports:"));
-    let dash = if s.compact_seq { i1.clone() } else { i2.clone() };
+    let dash = if s.compact_seq {
+        i1.clone()
+    } else {
+        i2.clone()
+    };
     lines.push(format!("{dash}- port: 80"));
     lines.push(format!("{dash}  targetPort: \"http\""));
     if s.comments {
@@ -253,13 +266,19 @@ fn owned(line: &str) -> bool {
 /// The data a Kubernetes client reads, without the owned keys.
 fn data_without_owned(doc: &str) -> serde_json::Value {
     let mut v: serde_json::Value = serde_saphyr::from_str(doc).unwrap();
-    if let Some(a) = v["metadata"].get_mut("annotations").and_then(|a| a.as_object_mut()) {
+    if let Some(a) = v["metadata"]
+        .get_mut("annotations")
+        .and_then(|a| a.as_object_mut())
+    {
         a.retain(|k, _| !k.starts_with("metallb."));
         if a.is_empty() {
             v["metadata"].as_object_mut().unwrap().remove("annotations");
         }
     }
-    if v["metadata"].get("annotations").is_some_and(|a| a.is_null()) {
+    if v["metadata"]
+        .get("annotations")
+        .is_some_and(|a| a.is_null())
+    {
         v["metadata"].as_object_mut().unwrap().remove("annotations");
     }
     let spec = v["spec"].as_object_mut().unwrap();
