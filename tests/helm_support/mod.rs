@@ -158,21 +158,6 @@ impl Helm {
         run(self.command().args(args), None)
     }
 
-    /// Runs a command line as README writes it (`helm install ... \` continuation lines
-    /// joined), with `helm` standing for this Helm and `PATH` also holding `path_dirs`.
-    pub fn run_line(&self, line: &str, path_dirs: &[&Path]) -> Run {
-        let words = shell_words(line);
-        assert_eq!(words[0], "helm", "not a helm command: {line}");
-        let mut cmd = self.command();
-        cmd.args(&words[1..]);
-        let mut path: Vec<PathBuf> = path_dirs.iter().map(|p| p.to_path_buf()).collect();
-        path.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
-        cmd.env("PATH", std::env::join_paths(path).unwrap());
-        run(&mut cmd, None)
-    }
-
     /// Installs lbip's Helm 4 plugin from the tarball scripts/package-helm-plugin.sh builds,
     /// as README says: `helm plugin install dist/lbip-<version>.tgz --verify=false`.
     pub fn install_lbip_plugin(&self) {
