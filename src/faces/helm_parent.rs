@@ -440,8 +440,13 @@ pub fn resolve(
     };
     let mut merged: Option<kube::config::Kubeconfig> = None;
     for f in &files {
-        let next = kube::config::Kubeconfig::read_from(f)
-            .map_err(|e| format!("cannot read kubeconfig {}: {e}", f.display()))?;
+        let next = kube::config::Kubeconfig::read_from(f).map_err(|e| {
+            format!(
+                "cannot read kubeconfig {}: {}",
+                f.display(),
+                without_secrets(&e, f)
+            )
+        })?;
         merged = Some(match merged {
             None => next,
             Some(m) => m
@@ -465,6 +470,15 @@ pub fn resolve(
         Some(ns) if !ns.is_empty() => Ok((ns, Source::KubeconfigContext(name))),
         _ => Ok(("default".to_string(), Source::Default)),
     }
+}
+
+/// The first line of a kubeconfig error, with the file's secrets removed: a parser error
+/// quotes the lines around the problem, and those may hold a token.
+fn without_secrets(e: &dyn std::fmt::Display, file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let message = e.to_string();
+    let first = message.lines().next().unwrap_or_default();
+    crate::cluster::secrets::redact_text(first, &crate::cluster::secrets::secrets_in(&text))
 }
 
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -663,8 +677,20 @@ mod tests {
             ("ci".into(), Source::InCluster)
         );
         let bad = dir.path().join("bad");
-        std::fs::write(&bad, "clusters: 7\n").unwrap();
+        std::fs::write(
+            &bad,
+            "users:\n- name: u\n  user:\n    token: s3cr3t-token-value\n    exec: x\n",
+        )
+        .unwrap();
+        // The parser quotes the lines around the problem, token included; lbip does not.
+        let raw = kube::config::Kubeconfig::read_from(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(raw.contains("s3cr3t-token-value"), "{raw}");
         let bad_env = env_of(&[("KUBECONFIG", bad.to_str().unwrap())]);
+        let err = resolve(&flags(None, None, None), &bad_env).unwrap_err();
+        assert!(err.contains("cannot read kubeconfig"), "{err}");
+        assert!(!err.contains("s3cr3t-token-value"), "{err}");
         assert!(
             resolve(&flags(None, None, None), &bad_env)
                 .unwrap_err()

@@ -214,6 +214,8 @@ fn remove_at(obj: &mut Value, path: &[Step]) {
 struct Entry {
     manager: String,
     operation: String,
+    /// The API version the manager wrote with (conflict messages name it).
+    api_version: String,
     fields: BTreeSet<Path>,
 }
 
@@ -226,6 +228,7 @@ fn entries(obj: &Value) -> Vec<Entry> {
         .map(|e| Entry {
             manager: e["manager"].as_str().unwrap_or_default().to_string(),
             operation: e["operation"].as_str().unwrap_or_default().to_string(),
+            api_version: e["apiVersion"].as_str().unwrap_or_default().to_string(),
             fields: decode_fields(&e["fieldsV1"]),
         })
         .collect()
@@ -265,7 +268,7 @@ fn encode_fields(fields: &BTreeSet<Path>) -> Value {
     root
 }
 
-fn write_entries(obj: &mut Value, entries: &[Entry], api_version: &Value) {
+fn write_entries(obj: &mut Value, entries: &[Entry]) {
     // Status-subresource entries are kept as they were.
     let mut kept: Vec<Value> = obj
         .pointer("/metadata/managedFields")
@@ -277,7 +280,7 @@ fn write_entries(obj: &mut Value, entries: &[Entry], api_version: &Value) {
         .collect();
     let now = now_rfc3339();
     kept.extend(entries.iter().filter(|e| !e.fields.is_empty()).map(|e| {
-        json!({"manager": e.manager, "operation": e.operation, "apiVersion": api_version,
+        json!({"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version,
             "time": now, "fieldsType": "FieldsV1", "fieldsV1": encode_fields(&e.fields)})
     }));
     obj["metadata"]["managedFields"] = Value::Array(kept);
@@ -322,19 +325,23 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str) {
         e.fields
             .retain(|p| value_at(new, p).is_some() && !changed.iter().any(|c| overlaps(c, p)));
     }
+    let api_version = new["apiVersion"].as_str().unwrap_or_default().to_string();
     match list
         .iter_mut()
         .find(|e| e.manager == manager && e.operation == "Update")
     {
-        Some(e) => e.fields.extend(changed),
+        Some(e) => {
+            e.fields.extend(changed);
+            e.api_version = api_version;
+        }
         None => list.push(Entry {
             manager: manager.to_string(),
             operation: "Update".to_string(),
+            api_version,
             fields: changed,
         }),
     }
-    let api_version = new.get("apiVersion").cloned().unwrap_or(Value::Null);
-    write_entries(new, &list, &api_version);
+    write_entries(new, &list);
 }
 
 /// Server-side apply of `config` by `manager` onto `live` (`None`: the object is created).
@@ -364,7 +371,7 @@ pub fn apply(
         .collect();
 
     // Conflicts: a different value in a field another manager owns.
-    let mut conflicts: Vec<(String, Path)> = Vec::new();
+    let mut conflicts: Vec<(String, String, Path)> = Vec::new();
     for (path, value) in &applied {
         if value_at(&obj, path).is_none_or(|current| current == value) {
             continue;
@@ -384,7 +391,7 @@ pub fn apply(
                     e.fields.remove(&p);
                 }
             } else {
-                conflicts.push((e.manager.clone(), path.clone()));
+                conflicts.push((e.manager.clone(), e.api_version.clone(), path.clone()));
             }
         }
     }
@@ -407,10 +414,13 @@ pub fn apply(
     list.push(Entry {
         manager: manager.to_string(),
         operation: "Apply".to_string(),
+        api_version: config["apiVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         fields: applied.into_keys().collect(),
     });
-    let api_version = config.get("apiVersion").cloned().unwrap_or(Value::Null);
-    write_entries(&mut obj, &list, &api_version);
+    write_entries(&mut obj, &list);
     Ok(obj)
 }
 
@@ -458,10 +468,10 @@ fn merge(obj: &mut Value, config: &Value, path: &mut Vec<String>) {
 
 /// The 409 a real API server answers, e.g. `Apply failed with 1 conflict: conflict with
 /// "lbip" using v1: .metadata.annotations.metallb.io/loadBalancerIPs`.
-fn conflict_error(resource: &str, name: &str, conflicts: &[(String, Path)]) -> ApiError {
+fn conflict_error(resource: &str, name: &str, conflicts: &[(String, String, Path)]) -> ApiError {
     let lines: Vec<String> = conflicts
         .iter()
-        .map(|(m, p)| {
+        .map(|(m, v, p)| {
             let field: String = p
                 .iter()
                 .map(|s| match s {
@@ -470,7 +480,7 @@ fn conflict_error(resource: &str, name: &str, conflicts: &[(String, Path)]) -> A
                     Step::Value(v) => format!("[{v}]"),
                 })
                 .collect();
-            format!("conflict with \"{m}\": {field}")
+            format!("conflict with \"{m}\" using {v}: {field}")
         })
         .collect();
     let n = conflicts.len();
@@ -557,7 +567,7 @@ mod tests {
         assert_eq!(err.code, 409);
         assert!(
             err.message.contains(
-                "conflict with \"lbip\": .metadata.annotations.metallb.io/loadBalancerIPs"
+                "conflict with \"lbip\" using v1: .metadata.annotations.metallb.io/loadBalancerIPs"
             ),
             "{}",
             err.message

@@ -64,7 +64,7 @@ async fn apply_owns_its_fields_removes_what_it_drops_and_conflicts_on_others() {
     assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
     assert_eq!(
         status.message,
-        "Apply failed with 1 conflict: conflict with \"lbip\": .metadata.annotations.a"
+        "Apply failed with 1 conflict: conflict with \"lbip\" using v1: .metadata.annotations.a"
     );
     // ...until forced. Dropping `b` and port 81 removes them; lbip's `c` stays.
     let v2 = service(json!({"a": "1"}), json!([{"port": 80}]));
