@@ -34,3 +34,8 @@ pub fn load_valid_or_report(arg: &RegistryArg) -> Result<registry::Registry, u8>
         crate::faces::exit::ERROR
     })
 }
+
+/// `lbip 0.1.0`: what `lbip version`, `lbip --version` and `kubectl lbip version` print.
+pub fn version_line() -> String {
+    format!("lbip {}", env!("CARGO_PKG_VERSION"))
+}

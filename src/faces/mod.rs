@@ -12,6 +12,7 @@
 pub mod ansible;
 pub mod cli;
 pub mod common;
+pub mod helm_parent;
 pub mod kubectl;
 pub mod post_render;
 

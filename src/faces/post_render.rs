@@ -13,6 +13,7 @@
 use crate::diagnostic::render_line;
 use crate::faces::common::RegistryArg;
 use crate::faces::exit;
+use crate::faces::helm_parent::{self, HelmRun, Parent};
 use crate::manifest::{self, Options, Unpinned};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ pub struct Args {
     #[command(flatten)]
     pub registry: RegistryArg,
     /// Namespace of Services without metadata.namespace (the release namespace)
-    /// [default: $HELM_NAMESPACE]
+    /// [default: the namespace of the helm running lbip (Linux), else $HELM_NAMESPACE]
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
     /// What to do with a LoadBalancer Service that is not in the registry
@@ -80,11 +81,31 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let namespace = args.namespace.filter(|n| !n.is_empty()).or_else(|| {
-        std::env::var("HELM_NAMESPACE")
-            .ok()
-            .filter(|n| !n.is_empty())
-    });
+    let parent = helm_parent::inspect();
+    if input.is_empty()
+        && let Parent::Helm(HelmRun {
+            output_dir: Some(dir),
+            ..
+        }) = &parent
+    {
+        reporter.error(&format!(
+            "error: lbip post-render got no manifests: `helm template --output-dir {dir}` (Helm 3) \
+             writes the templates to {dir} without post-rendering them (helm#8520), so those \
+             files would not be pinned\n  = help: drop --output-dir and redirect stdout \
+             (`helm template ... --post-renderer lbip ... > out.yaml`), or use Helm 4, which \
+             post-renders before writing"
+        ));
+        return ExitCode::from(exit::ERROR);
+    }
+    let (namespace, namespace_note) = match release_namespace(args.namespace, &parent) {
+        Ok(found) => found,
+        Err(e) => {
+            reporter.error(&format!(
+                "lbip post-render refused the manifests (nothing was written):\nerror: {e}"
+            ));
+            return ExitCode::from(exit::ERROR);
+        }
+    };
     let opts = Options {
         namespace,
         unpinned: args.unpinned.into(),
@@ -92,8 +113,11 @@ pub fn run(args: Args) -> ExitCode {
     let outcome = match manifest::post_render(&input, &registry, &opts) {
         Ok(o) => o,
         Err(e) => {
+            let note = namespace_note
+                .map(|n| format!("\nnote: {n}"))
+                .unwrap_or_default();
             reporter.error(&format!(
-                "lbip post-render refused the manifests (nothing was written):\n{e}"
+                "lbip post-render refused the manifests (nothing was written):\n{e}{note}"
             ));
             return ExitCode::from(exit::ERROR);
         }
@@ -129,6 +153,49 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(exit::ERROR);
     }
     ExitCode::from(exit::OK)
+}
+
+/// The release namespace, for Services that do not name theirs: `--namespace`, else the
+/// namespace of the Helm process running lbip (see [`helm_parent`]), else `$HELM_NAMESPACE`
+/// when lbip does not run under Helm. Returns it with, when there is none, why (for the
+/// refusal message). A `--namespace` that contradicts Helm's own is an error: the Services
+/// would be created in one namespace and pinned as if they were in the other.
+fn release_namespace(
+    explicit: Option<String>,
+    parent: &Parent,
+) -> Result<(Option<String>, Option<String>), String> {
+    let explicit = explicit.filter(|n| !n.is_empty());
+    match (explicit, parent) {
+        (
+            Some(ns),
+            Parent::Helm(HelmRun {
+                namespace: Ok((helm_ns, source)),
+                ..
+            }),
+        ) if ns != *helm_ns => Err(format!(
+            "--namespace={ns}, but helm installs this release into `{helm_ns}` (from \
+                 {source}); drop --namespace (lbip reads helm's) or make them agree"
+        )),
+        (Some(ns), _) => Ok((Some(ns), None)),
+        (None, Parent::Helm(HelmRun { namespace, .. })) => match namespace {
+            Ok((ns, _)) => Ok((Some(ns.clone()), None)),
+            Err(why) => Ok((
+                None,
+                Some(format!(
+                    "lbip could not learn the release namespace from helm: {why}"
+                )),
+            )),
+        },
+        (None, Parent::Other(why)) => {
+            let env = std::env::var("HELM_NAMESPACE")
+                .ok()
+                .filter(|n| !n.is_empty());
+            let note = env.is_none().then(|| {
+                format!("no --namespace, no $HELM_NAMESPACE, and not run by helm ({why})")
+            });
+            Ok((env, note))
+        }
+    }
 }
 
 /// The size of stdin when it is a regular file (`lbip post-render < big.yaml`), so the input

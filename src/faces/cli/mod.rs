@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod lint;
+pub mod man;
 pub mod suggest;
 
 use super::exit;
@@ -39,6 +40,10 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// Write the man pages (lbip, its commands, kubectl-lbip and its commands) into a directory
+    Man(man::Args),
+    /// Print lbip's version
+    Version,
 }
 
 /// Whether `word` belongs to lbip's command line: a flag, `help`, or a subcommand (or alias).
@@ -81,6 +86,11 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "lbip", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man(a) => man::run(a),
+        Command::Version => {
+            println!("{}", super::common::version_line());
             Ok(exit::OK)
         }
     };

@@ -12,6 +12,7 @@ mod import;
 mod reassign;
 mod render;
 mod status;
+mod version;
 mod who_has;
 
 use crate::cluster::{self, ClusterError, Connection, KubeOptions, ObserveOptions};
@@ -97,6 +98,8 @@ pub enum Command {
     Doctor(doctor::Args),
     /// Print a registry drafted from the cluster's current assignments and pools
     Import(import::Args),
+    /// Print lbip's version (no registry, no cluster)
+    Version,
 }
 
 /// `--timeout`/`--request-timeout`: the core's duration syntax (`90s`, `2m`, `1m30s`, `45`).
@@ -267,6 +270,9 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
 
 async fn run(plugin: Plugin) -> Outcome {
     let global = plugin.global;
+    if let Command::Version = plugin.command {
+        return version::run(&global);
+    }
     // The registry first: a broken registry is reported without touching the cluster.
     let registry = match plugin.command {
         Command::Import(_) => Registry::default(),
@@ -303,6 +309,7 @@ async fn run(plugin: Plugin) -> Outcome {
         Command::Reassign(a) => reassign::run(&ctx, a).await,
         Command::Doctor(a) => doctor::run(&ctx, a).await,
         Command::Import(a) => import::run(&ctx, a).await,
+        Command::Version => version::run(&ctx.global),
     }
 }
 

@@ -11,14 +11,29 @@ use crate::metallb::{self, MetallbVersion};
 use crate::patch::{self, PatchType};
 use crate::resources::{POOLS, ResourceDef, SERVICES};
 use crate::servicelb::ServiceLb;
-use crate::store::{Store, now_rfc3339};
+use crate::ssa;
+use crate::store::Store;
 
-/// A PATCH: its type and body, whether it targets `/status`, and the field manager.
+/// A PATCH: its type and body, whether it targets `/status`, the field manager, and (for
+/// server-side apply) whether to take over conflicting fields.
 pub struct PatchRequest<'a> {
     pub ty: PatchType,
     pub body: &'a Value,
     pub status: bool,
     pub manager: Option<&'a str>,
+    pub force: bool,
+}
+
+/// The field manager of a write that names none (a real API server derives it from the
+/// User-Agent, which the HTTP front passes when there is one).
+const UNKNOWN_MANAGER: &str = "unknown";
+
+/// Who owns what after a write to the main resource.
+enum Ownership<'a> {
+    /// An update by this manager: it takes the fields it changed.
+    Update(&'a str),
+    /// Server-side apply already worked out `metadata.managedFields`.
+    Applied,
 }
 
 pub struct State {
@@ -70,12 +85,28 @@ impl State {
         mut obj: Value,
         manager: Option<&str>,
     ) -> Result<Value, ApiError> {
+        self.prepare_create(def, ns, &mut obj)?;
+        if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("managedFields");
+        }
+        ssa::record_update(None, &mut obj, manager.unwrap_or(UNKNOWN_MANAGER));
+        self.insert_new(def, ns, obj)
+    }
+
+    /// What the server does to a new object before anything else: the namespace from the
+    /// URL, a name from generateName, server-owned metadata and status dropped.
+    fn prepare_create(
+        &mut self,
+        def: &'static ResourceDef,
+        ns: &str,
+        obj: &mut Value,
+    ) -> Result<(), ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request(
                 "the body of the request must be an object",
             ));
         }
-        let body_ns = meta_str(&obj, "namespace");
+        let body_ns = meta_str(obj, "namespace");
         if !body_ns.is_empty() && body_ns != ns {
             return Err(ApiError::bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request",
@@ -83,10 +114,10 @@ impl State {
         }
         obj["metadata"]["namespace"] = json!(ns);
         obj["apiVersion"] = json!(def.api_version());
-        if meta_str(&obj, "name").is_empty() && !meta_str(&obj, "generateName").is_empty() {
+        if meta_str(obj, "name").is_empty() && !meta_str(obj, "generateName").is_empty() {
             let name = format!(
                 "{}{:05x}",
-                meta_str(&obj, "generateName"),
+                meta_str(obj, "generateName"),
                 self.store.resource_version() + 1
             );
             obj["metadata"]["name"] = json!(name);
@@ -102,7 +133,16 @@ impl State {
             // Like the real API server, a create never sets status.
             m.remove("status");
         }
-        record_manager(&mut obj, manager, "Update");
+        Ok(())
+    }
+
+    /// The end of every create: defaults, admission, storage, controllers.
+    fn insert_new(
+        &mut self,
+        def: &'static ResourceDef,
+        ns: &str,
+        mut obj: Value,
+    ) -> Result<Value, ApiError> {
         self.defaults(def, &mut obj, None);
         self.admit(def, &obj)?;
         let created = self.store.insert(def, obj)?;
@@ -117,6 +157,7 @@ impl State {
         name: &str,
         mut obj: Value,
         status: bool,
+        manager: Option<&str>,
     ) -> Result<Value, ApiError> {
         let current = self.get(def, ns, name)?;
         if meta_str(&obj, "name") != name {
@@ -129,7 +170,9 @@ impl State {
             return Err(ApiError::conflict(&def.qualified(), name));
         }
         obj["metadata"]["namespace"] = json!(ns);
-        self.write(def, current, obj, status, None).map(|(v, _)| v)
+        let manager = manager.unwrap_or(UNKNOWN_MANAGER);
+        self.write(def, current, obj, status, Ownership::Update(manager))
+            .map(|(v, _)| v)
     }
 
     /// Returns the object and whether it was created (server-side apply is an upsert).
@@ -145,6 +188,7 @@ impl State {
             body: patch,
             status,
             manager,
+            force,
         } = req;
         if ty == PatchType::Strategic && !def.builtin() {
             return Err(ApiError::new(
@@ -154,30 +198,51 @@ impl State {
                  application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
             ));
         }
-        let current = match (self.store.get(def, ns, name).cloned(), ty) {
-            (Some(c), _) => c,
-            (None, PatchType::Apply) if !status => {
-                let mut obj = patch.clone();
-                obj["metadata"]["name"] = json!(name);
-                return self.create(def, ns, obj, manager).map(|v| (v, true));
-            }
-            (None, _) => return Err(ApiError::not_found(&def.qualified(), name)),
-        };
-        if let Some(rv) = patch
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            && rv != meta_str(&current, "resourceVersion")
+        let existing = self.store.get(def, ns, name).cloned();
+        if let (Some(current), Some(rv)) = (
+            &existing,
+            patch
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str),
+        ) && rv != meta_str(current, "resourceVersion")
         {
             return Err(ApiError::conflict(&def.qualified(), name));
         }
+        if ty == PatchType::Apply && !status {
+            // Server-side apply: an upsert with field ownership (see `ssa`).
+            let mut config = patch.clone();
+            if let Some(m) = config["metadata"].as_object_mut() {
+                m.remove("managedFields");
+                m.remove("resourceVersion");
+            }
+            let manager = manager.unwrap_or_default();
+            let obj = ssa::apply(
+                existing.as_ref(),
+                &config,
+                manager,
+                force,
+                &def.qualified(),
+                name,
+            )?;
+            return match existing {
+                None => {
+                    let mut obj = obj;
+                    obj["metadata"]["name"] = json!(name);
+                    self.prepare_create(def, ns, &mut obj)?;
+                    self.insert_new(def, ns, obj).map(|v| (v, true))
+                }
+                Some(current) => self
+                    .write(def, current, obj, false, Ownership::Applied)
+                    .map(|(v, _)| (v, false)),
+            };
+        }
+        let Some(current) = existing else {
+            return Err(ApiError::not_found(&def.qualified(), name));
+        };
         let mut doc = current.clone();
         patch::apply(&mut doc, ty, patch)?;
-        let op = if ty == PatchType::Apply {
-            "Apply"
-        } else {
-            "Update"
-        };
-        self.write(def, current, doc, status, manager.map(|m| (m, op)))
+        let manager = manager.unwrap_or(UNKNOWN_MANAGER);
+        self.write(def, current, doc, status, Ownership::Update(manager))
             .map(|(v, _)| (v, false))
     }
 
@@ -189,7 +254,7 @@ impl State {
         current: Value,
         next: Value,
         status: bool,
-        manager: Option<(&str, &str)>,
+        ownership: Ownership,
     ) -> Result<(Value, bool), ApiError> {
         let mut obj = if status {
             let mut o = current.clone();
@@ -208,12 +273,24 @@ impl State {
             o
         };
         obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+        // Status writes and updates keep the stored ownership (clients cannot rewrite it
+        // here); an apply brings its own.
+        if status || matches!(ownership, Ownership::Update(_)) {
+            match current.pointer("/metadata/managedFields") {
+                Some(m) => obj["metadata"]["managedFields"] = m.clone(),
+                None => {
+                    obj["metadata"]
+                        .as_object_mut()
+                        .map(|m| m.remove("managedFields"));
+                }
+            }
+        }
         self.defaults(def, &mut obj, Some(&current));
-        if obj == current {
+        if ssa::same_ignoring_times(&obj, &current) {
             return Ok((current, false));
         }
-        if let Some((m, op)) = manager {
-            record_manager(&mut obj, Some(m), op);
+        if let (false, Ownership::Update(m)) = (status, ownership) {
+            ssa::record_update(Some(&current), &mut obj, m);
         }
         self.admit(def, &obj)?;
         let stored = self.store.replace(def, obj);
@@ -334,6 +411,7 @@ impl State {
     /// Server-side defaults; for Services the cluster IP, families, policies and node ports,
     /// kept from the previous version on update.
     fn defaults(&mut self, def: &ResourceDef, obj: &mut Value, old: Option<&Value>) {
+        crate::generic::defaults(def, obj);
         if def != SERVICES {
             return;
         }
@@ -394,11 +472,8 @@ impl State {
         if ty == "LoadBalancer" {
             keep(spec, "allocateLoadBalancerNodePorts", json!(true));
         }
-        let old_ports = old_spec
-            .get("ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        drop_type_dependent_fields(spec, &old_spec, &ty);
+        let old_ports = ports_of(&old_spec);
         if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
             for p in ports {
                 if p.get("protocol").is_none() {
@@ -427,21 +502,52 @@ impl State {
     }
 }
 
-/// Records who wrote the object in `metadata.managedFields` (manager and operation only; field
-/// ownership is not tracked).
-fn record_manager(obj: &mut Value, manager: Option<&str>, operation: &str) {
-    let Some(manager) = manager else { return };
-    let api_version = obj.get("apiVersion").cloned().unwrap_or(Value::Null);
-    let entry = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
-        "time": now_rfc3339(), "fieldsType": "FieldsV1",
-        "fieldsV1": {}});
-    let list = &mut obj["metadata"]["managedFields"];
-    if !list.is_array() {
-        *list = json!([]);
+/// A Service spec's ports (none when it has no list).
+fn ports_of(spec: &Value) -> Vec<Value> {
+    spec.get("ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// When a Service's type changes, the API server drops the fields the new type does not
+/// allow if they were only carried over from the old version (`dropTypeDependentFields` in
+/// pkg/registry/core/service/strategy.go): node ports and the external traffic policy when it
+/// stops being NodePort or LoadBalancer, the LoadBalancer-only fields when it stops being one.
+fn drop_type_dependent_fields(spec: &mut Value, old_spec: &Value, ty: &str) {
+    let old_ty = old_spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
+    if old_ty == ty {
+        return;
     }
-    if let Some(items) = list.as_array_mut() {
-        items.retain(|e| !(e["manager"] == manager && e["operation"] == operation));
-        items.push(entry);
+    let unchanged = |spec: &Value, field: &str| spec.get(field) == old_spec.get(field);
+    let external = |t: &str| t == "LoadBalancer" || t == "NodePort";
+    if external(old_ty) && !external(ty) {
+        let old_ports = ports_of(old_spec);
+        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+            for p in ports {
+                let carried = old_ports
+                    .iter()
+                    .any(|o| o["port"] == p["port"] && o.get("nodePort") == p.get("nodePort"));
+                if carried && let Some(m) = p.as_object_mut() {
+                    m.remove("nodePort");
+                }
+            }
+        }
+        for field in ["externalTrafficPolicy", "healthCheckNodePort"] {
+            if unchanged(spec, field) {
+                spec.as_object_mut().map(|m| m.remove(field));
+            }
+        }
+    }
+    if old_ty == "LoadBalancer" && ty != "LoadBalancer" {
+        for field in ["allocateLoadBalancerNodePorts", "loadBalancerClass"] {
+            if unchanged(spec, field) {
+                spec.as_object_mut().map(|m| m.remove(field));
+            }
+        }
     }
 }
 
@@ -461,6 +567,7 @@ mod tests {
             body: &body,
             status: false,
             manager: None,
+            force: false,
         };
         let (out, _) = live.dry_run_copy().patch(SERVICES, "n", "a", req).unwrap();
         assert_eq!(out["metadata"]["annotations"]["x"], "y");

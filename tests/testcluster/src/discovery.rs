@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{RESOURCES, ResourceDef};
+use crate::resources::{self, ResourceDef};
 
 const VERBS: [&str; 7] = [
     "create", "delete", "get", "list", "patch", "update", "watch",
@@ -24,7 +24,7 @@ pub fn api() -> Value {
 /// Group versions other than core `v1`, each listed once.
 fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
-    for d in RESOURCES.iter().filter(|d| !d.group.is_empty()) {
+    for d in resources::all().filter(|d| !d.group.is_empty()) {
         if !out.contains(&(d.group, d.version)) {
             out.push((d.group, d.version));
         }
@@ -59,8 +59,7 @@ fn entry(d: &ResourceDef) -> Vec<Value> {
 
 /// `/api/v1` or `/apis/<group>/<version>`; `None` for an unknown group version.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let mut resources: Vec<Value> = RESOURCES
-        .iter()
+    let mut resources: Vec<Value> = resources::all()
         .filter(|d| d.group == group && d.version == version)
         .flat_map(entry)
         .collect();
@@ -110,10 +109,7 @@ pub fn openapi_index() -> Value {
 /// that the server validates fields; no schemas are needed.
 pub fn openapi_doc(path: &str) -> Option<Value> {
     let mut paths = serde_json::Map::new();
-    for d in RESOURCES
-        .iter()
-        .filter(|d| openapi_path(d.group, d.version) == path)
-    {
+    for d in resources::all().filter(|d| openapi_path(d.group, d.version) == path) {
         paths.insert(
             format!("/{path}/namespaces/{{namespace}}/{}/{{name}}", d.plural),
             json!({"patch": {

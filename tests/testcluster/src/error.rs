@@ -29,7 +29,7 @@ impl ApiError {
         }
     }
 
-    fn with_details(mut self, resource: &str, name: &str) -> Self {
+    pub(crate) fn with_details(mut self, resource: &str, name: &str) -> Self {
         let kind = resource.split('.').next().unwrap_or(resource).to_string();
         self.details = Some((name.to_string(), kind));
         self

@@ -27,7 +27,7 @@ use crate::faults::{FaultAction, Hooks, LoggedRequest, RequestLog, Verb};
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceDef};
 use crate::selector::{FieldSelector, Selector};
-use crate::{discovery, namespaces, paging, table};
+use crate::{discovery, namespaces, openapi_v2, paging, protobuf, table};
 
 pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     /// Continue tokens older than this resourceVersion are expired (`410`), besides those
     /// older than the kept history; raised by `TestCluster::expire_continue_tokens`.
     pub continue_floor: AtomicU64,
+    /// Print every request and its status to stderr (`LBIP_TESTCLUSTER_TRACE=1`).
+    pub trace: bool,
 }
 
 /// Returned by a handler to make hyper close the connection without a response.
@@ -99,6 +101,7 @@ enum Route {
     ResourceList(String, String),
     OpenApiIndex,
     OpenApiDoc(String),
+    OpenApiV2,
     Namespaces(Option<String>),
     Resource {
         def: &'static ResourceDef,
@@ -117,6 +120,7 @@ fn route(path: &str) -> Route {
         ["apis"] => Route::Apis,
         ["api", v] => Route::ResourceList(String::new(), v.to_string()),
         ["apis", g, v] => Route::ResourceList(g.to_string(), v.to_string()),
+        ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", "v3"] => Route::OpenApiIndex,
         ["openapi", "v3", rest @ ..] => Route::OpenApiDoc(rest.join("/")),
         ["api", v, rest @ ..] => resource_route("", v, rest),
@@ -320,6 +324,28 @@ async fn handle(
         },
     };
     entry.status = resp.status().as_u16();
+    if shared.trace {
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok());
+        let agent = parts
+            .headers
+            .get("user-agent")
+            .and_then(|h| h.to_str().ok());
+        let accept = parts.headers.get(ACCEPT).and_then(|h| h.to_str().ok());
+        eprintln!(
+            "testcluster: {} {}{}{} -> {} ({}; accept {}; {})",
+            entry.method,
+            entry.path,
+            if entry.query.is_empty() { "" } else { "?" },
+            entry.query,
+            entry.status,
+            content_type.unwrap_or("-"),
+            accept.unwrap_or("-"),
+            agent.unwrap_or("-"),
+        );
+    }
     shared.log.push(entry);
     Ok(resp)
 }
@@ -384,6 +410,17 @@ fn dispatch(
             discovery::resource_list(&g, &v).map_or_else(|| Err(not_found()), ok)
         }
         Route::OpenApiIndex => ok(discovery::openapi_index()),
+        Route::OpenApiV2 => {
+            let accept = headers
+                .get(ACCEPT)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let (content_type, body) = openapi_v2::document(accept);
+            let mut r = Response::new(Full::new(Bytes::from(body)).boxed());
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            Ok(r)
+        }
         Route::OpenApiDoc(p) => discovery::openapi_doc(&p).map_or_else(|| Err(not_found()), ok),
         Route::NotFound => Err(not_found()),
         Route::Namespaces(name) => {
@@ -392,7 +429,9 @@ fn dispatch(
                 .get(CONTENT_TYPE)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("");
-            let (code, v) = namespaces::handle(&mut state.store, method, name, q, ct, body)?;
+            let (code, v) = namespaces::handle(&mut state.store, method, name, q, ct, body, |b| {
+                request_object(headers, b)
+            })?;
             Ok(json_response(code, &v))
         }
         Route::Resource { def, ns, name, sub } => {
@@ -401,7 +440,16 @@ fn dispatch(
                 Some("status") if def.status => true,
                 Some(_) => return Err(not_found()),
             };
-            let manager = q.get("fieldManager").map(String::as_str);
+            // The field manager: `fieldManager`, else (for everything but apply, which must
+            // name one) the User-Agent up to its first `/`, as a real API server does.
+            let explicit_manager = q.get("fieldManager").map(String::as_str);
+            let agent_manager = headers
+                .get("user-agent")
+                .and_then(|h| h.to_str().ok())
+                .and_then(|a| a.split('/').next())
+                .filter(|a| !a.is_empty());
+            let manager = explicit_manager.or(agent_manager);
+            let force = q.get("force").is_some_and(|f| f == "true");
             let accept = headers
                 .get(ACCEPT)
                 .and_then(|h| h.to_str().ok())
@@ -475,7 +523,7 @@ fn dispatch(
                     ok(obj)
                 }
                 (Verb::Create, Some(ns), None) => {
-                    let v = patch::parse_body(body, false)?;
+                    let v = request_object(headers, body)?;
                     let mut v = Some(v);
                     write(&mut |s| {
                         let created = s.create(def, &ns, v.take().unwrap_or_default(), manager)?;
@@ -483,11 +531,17 @@ fn dispatch(
                     })
                 }
                 (Verb::Update, Some(ns), Some(name)) => {
-                    let v = patch::parse_body(body, false)?;
+                    let v = request_object(headers, body)?;
                     let mut v = Some(v);
                     write(&mut |s| {
-                        let updated =
-                            s.update(def, &ns, &name, v.take().unwrap_or_default(), status)?;
+                        let updated = s.update(
+                            def,
+                            &ns,
+                            &name,
+                            v.take().unwrap_or_default(),
+                            status,
+                            manager,
+                        )?;
                         Ok(json_response(200, &updated))
                     })
                 }
@@ -513,7 +567,12 @@ fn dispatch(
                             ty,
                             body: &p,
                             status,
-                            manager,
+                            manager: if ty == PatchType::Apply {
+                                explicit_manager
+                            } else {
+                                manager
+                            },
+                            force,
                         };
                         let (v, created) = s.patch(def, &ns, &name, req)?;
                         Ok(json_response(if created { 201 } else { 200 }, &v))
@@ -525,6 +584,20 @@ fn dispatch(
                 _ => Err(method_not_allowed()),
             }
         }
+    }
+}
+
+/// The object a POST or PUT sends: JSON, or Kubernetes protobuf from client-go's typed
+/// clients (see [`protobuf`]).
+fn request_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with(protobuf::MEDIA_TYPE) {
+        protobuf::decode(body)
+    } else {
+        patch::parse_body(body, false)
     }
 }
 
@@ -689,7 +762,7 @@ mod tests {
             route("/api/v1/namespaces/x"),
             Route::Namespaces(Some(_))
         ));
-        assert!(matches!(route("/openapi/v2"), Route::NotFound));
+        assert!(matches!(route("/openapi/v2"), Route::OpenApiV2));
         let q = parse_query("labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=1");
         assert_eq!(q["labelSelector"], "app=web,tier in (a)");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");

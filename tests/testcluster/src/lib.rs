@@ -14,15 +14,19 @@ mod discovery;
 mod error;
 mod events;
 mod faults;
+mod generic;
 mod http;
 pub mod metallb;
 mod namespaces;
+mod openapi_v2;
 mod paging;
 mod patch;
+mod protobuf;
 mod resources;
 mod seed;
 mod selector;
 mod servicelb;
+mod ssa;
 mod store;
 mod table;
 mod tls;
@@ -224,6 +228,7 @@ impl TestCluster {
             token,
             user: opts.user.clone(),
             continue_floor: Default::default(),
+            trace: std::env::var_os("LBIP_TESTCLUSTER_TRACE").is_some_and(|v| !v.is_empty()),
         });
         let (stop, stopped) = oneshot::channel();
         let serve = http::serve(listener, pki.server_config()?, shared.clone(), stopped);
@@ -394,6 +399,7 @@ impl TestCluster {
                     body: &merge_patch,
                     status: false,
                     manager: Some(MANAGER),
+                    force: false,
                 },
             )
             .map(|r| r.0)
@@ -411,7 +417,7 @@ impl TestCluster {
         self.with_state(|s| {
             let mut obj = s.get(SERVICES, ns, name)?;
             obj["status"] = status;
-            s.update(SERVICES, ns, name, obj, true)
+            s.update(SERVICES, ns, name, obj, true, None)
         })
     }
 
@@ -452,6 +458,8 @@ impl TestCluster {
                         body: &doc,
                         status: false,
                         manager: Some(MANAGER),
+                        // A test states the cluster it wants: take over any field.
+                        force: true,
                     },
                 )
             })?;

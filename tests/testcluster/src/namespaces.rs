@@ -52,7 +52,9 @@ pub fn declare(store: &mut Store, obj: &Value) -> Result<String, ApiError> {
     Ok(name)
 }
 
-/// `POST`, `GET` (one or all) and `PATCH` (labels) of namespaces.
+/// `POST`, `GET` (one or all) and `PATCH` (labels) of namespaces; a server-side apply of a
+/// namespace that does not exist creates it (Helm 4's `--create-namespace`). `object` decodes
+/// a created namespace (JSON, YAML or client-go's protobuf).
 pub fn handle(
     store: &mut Store,
     method: &hyper::Method,
@@ -60,11 +62,13 @@ pub fn handle(
     q: &HashMap<String, String>,
     content_type: &str,
     body: &[u8],
+    decode: impl FnOnce(&[u8]) -> Result<Value, ApiError>,
 ) -> Result<(u16, Value), ApiError> {
     use hyper::Method;
+    let patch_type = PatchType::from_content_type(content_type);
     match (method, name) {
         (&Method::POST, None) => {
-            let v = patch::parse_body(body, false)?;
+            let v = decode(body)?;
             let n = v
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
@@ -109,6 +113,12 @@ pub fn handle(
             store.declare_namespace(&n);
             store.set_namespace_labels(&n, labels);
             Ok((200, object(store, &n)))
+        }
+        (&Method::PATCH, Some(n)) if patch_type == Some(PatchType::Apply) => {
+            let mut v = patch::parse_body(body, true)?;
+            v["metadata"]["name"] = json!(n);
+            let n = declare(store, &v)?;
+            Ok((201, object(store, &n)))
         }
         (&Method::GET | &Method::PATCH, Some(n)) => Err(ApiError::not_found("namespaces", &n)),
         _ => Err(ApiError::new(

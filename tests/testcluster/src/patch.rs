@@ -68,7 +68,7 @@ pub fn apply(doc: &mut Value, ty: PatchType, patch: &Value) -> Result<(), ApiErr
 
 /// The merge key of a list field, from the Kubernetes API's `patchMergeKey` tags. `path` is the
 /// dotted chain of object keys leading to the list (list indexes left out).
-fn merge_key(path: &str) -> Option<&'static str> {
+pub(crate) fn merge_key(path: &str) -> Option<&'static str> {
     let field = path.rsplit('.').next().unwrap_or(path);
     match field {
         "ports" if path.ends_with("containers.ports") || path.ends_with("initContainers.ports") => {
@@ -95,7 +95,7 @@ fn merge_key(path: &str) -> Option<&'static str> {
 }
 
 /// Primitive lists that merge as sets rather than being replaced.
-fn merges_as_set(path: &str) -> bool {
+pub(crate) fn merges_as_set(path: &str) -> bool {
     path == "metadata.finalizers"
 }
 

@@ -1,5 +1,6 @@
-//! The resource types the server knows, in one table: routing, discovery, OpenAPI and seeding
-//! all read it, so adding a kind is one line here. Every kind here is namespaced; the only
+//! The resource types the server knows: the modelled ones in one table here, the ones stored
+//! without behaviour in [`crate::generic::KINDS`]. Routing, discovery, OpenAPI and seeding all
+//! read [`all`], so adding a kind is one line. Every kind is namespaced; the only
 //! cluster-scoped resource, `namespaces`, is derived from the objects and served apart.
 
 /// One served resource type.
@@ -71,7 +72,7 @@ pub const RESOURCES: [ResourceDef; 7] = [
     ),
 ];
 
-const fn def(
+pub(crate) const fn def(
     group: &'static str,
     version: &'static str,
     plural: &'static str,
@@ -111,18 +112,19 @@ impl ResourceDef {
 
     /// Built-in kinds take strategic merge patches; custom resources only JSON merge patches.
     pub fn builtin(&self) -> bool {
-        self.group.is_empty() || self.group == "apps"
+        crate::generic::BUILTIN_GROUPS.contains(&self.group)
     }
 }
 
+/// Every served kind: the modelled ones first, then the generic ones.
+pub fn all() -> impl Iterator<Item = &'static ResourceDef> {
+    RESOURCES.iter().chain(crate::generic::KINDS.iter())
+}
+
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    RESOURCES
-        .iter()
-        .find(|d| d.group == group && d.version == version && d.plural == plural)
+    all().find(|d| d.group == group && d.version == version && d.plural == plural)
 }
 
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceDef> {
-    RESOURCES
-        .iter()
-        .find(|d| d.api_version() == api_version && d.kind == kind)
+    all().find(|d| d.api_version() == api_version && d.kind == kind)
 }

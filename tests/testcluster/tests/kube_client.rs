@@ -1,6 +1,9 @@
 //! kube-rs, the client lbip uses, against the test server over TLS with the generated
 //! kubeconfig: both auth methods, every patch type, conflicts, watches and the test hooks.
 
+mod common;
+
+use common::client;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -15,14 +18,6 @@ use lbip_testcluster::{Fault, FaultAction, Options, TestCluster, Verb};
 use serde_json::json;
 
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster");
-
-async fn client(c: &TestCluster) -> Client {
-    let kc = Kubeconfig::read_from(c.kubeconfig_path()).unwrap();
-    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    Client::try_from(cfg).unwrap()
-}
 
 fn api_error(e: kube::Error) -> (u16, String, String) {
     match e {
