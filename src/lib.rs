@@ -10,4 +10,5 @@ pub mod faces;
 pub mod manifest;
 pub mod metallb;
 pub mod plan;
+pub mod provider;
 pub mod registry;

@@ -9,6 +9,7 @@ use super::ranges::AddrRange;
 use super::tree::{self, Key, Node, Pos, Value};
 use crate::diagnostic::{Finding, did_you_mean};
 use crate::metallb::Prefix;
+use crate::provider::ProviderKind;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -75,9 +76,12 @@ pub fn parse(text: &str, path: &str) -> Result<(Registry, Vec<Finding>), LoadErr
     Ok((registry, r.findings))
 }
 
-const TOP_KEYS: &[&str] = &["provider", "pools", "reserved", "blocks", "services"];
-const PROVIDER_KEYS: &[&str] = &["annotationPrefix", "loadBalancerClass"];
-const POOL_KEYS: &[&str] = &["name", "addresses", "avoidBuggyIPs"];
+const TOP_KEYS: &[&str] = &[
+    "provider", "clusters", "pools", "reserved", "blocks", "services",
+];
+const PROVIDER_KEYS: &[&str] = &["kind", "annotationPrefix", "loadBalancerClass"];
+const CLUSTER_KEYS: &[&str] = &["name", "context", "provider"];
+const POOL_KEYS: &[&str] = &["name", "addresses", "avoidBuggyIPs", "cluster"];
 const RANGES_KEYS: &[&str] = &["name", "addresses"];
 const SERVICE_KEYS: &[&str] = &[
     "namespace",
@@ -92,6 +96,7 @@ const SERVICE_KEYS: &[&str] = &[
     "forceLoadBalancer",
     "pinBy",
     "matchLabels",
+    "cluster",
 ];
 
 #[derive(Default)]
@@ -178,7 +183,14 @@ impl Reader {
         for (key, value) in self.mapping(root, "the registry", TOP_KEYS, None) {
             match key.name.as_str() {
                 "provider" => {
-                    (reg.prefix, reg.load_balancer_class) = self.provider(value);
+                    (reg.prefix, reg.load_balancer_class, reg.providers) = self.provider(value);
+                }
+                "clusters" => {
+                    reg.clusters = self
+                        .list(value, "clusters")
+                        .into_iter()
+                        .filter_map(|n| self.cluster(n))
+                        .collect()
                 }
                 "pools" => {
                     reg.pools = self
@@ -196,10 +208,17 @@ impl Reader {
         reg
     }
 
-    fn provider(&mut self, node: &Node) -> (Prefix, Option<String>) {
+    fn provider(&mut self, node: &Node) -> (Prefix, Option<String>, Vec<ProviderKind>) {
         let mut prefix = Prefix::default();
         let mut class = None;
+        let mut kinds = vec![ProviderKind::default()];
         for (key, value) in self.mapping(node, "provider", PROVIDER_KEYS, None) {
+            if key.name == "kind" {
+                if let Some(k) = self.provider_kinds(value) {
+                    kinds = k.value;
+                }
+                continue;
+            }
             if key.name == "loadBalancerClass" {
                 class = self
                     .string(value, "loadBalancerClass", None)
@@ -225,7 +244,91 @@ impl Reader {
                 }
             }
         }
-        (prefix, class)
+        (prefix, class, kinds)
+    }
+
+    /// `kind: cilium`, or two kinds for a switch-over (`kind: [metallb, cilium]`).
+    fn provider_kinds(&mut self, node: &Node) -> Option<Located<Vec<ProviderKind>>> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        let names: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+        let mut kinds = Vec::new();
+        for item in &items {
+            let Some(text) = item.value.scalar_text() else {
+                self.wrong_type(item, "a provider kind", "be a string", None);
+                return None;
+            };
+            match ProviderKind::parse(text.trim()) {
+                Some(k) if kinds.contains(&k) => {
+                    self.error(item.pos, "bad-value", format!("provider `{text}` is listed twice"));
+                    return None;
+                }
+                Some(k) => kinds.push(k),
+                None => {
+                    let f = self.error(
+                        item.pos,
+                        "bad-value",
+                        format!("`{text}` is not a load balancer lbip knows"),
+                    );
+                    f.hint = Some(match did_you_mean(&text, &names) {
+                        Some(m) => format!("did you mean `{m}`? (one of {})", names.join(", ")),
+                        None => format!("use one of {}", names.join(", ")),
+                    });
+                    return None;
+                }
+            }
+        }
+        match kinds.len() {
+            0 => {
+                self.error(node.pos, "bad-value", "`kind` lists no provider".into());
+                None
+            }
+            1 | 2 => Some(Located::new(kinds, node.pos)),
+            _ => {
+                self.error(
+                    items[2].pos,
+                    "bad-value",
+                    "`kind` lists more than two providers; a switch-over goes from one to another".into(),
+                )
+                .hint = Some("list the provider the cluster runs now and the one it moves to".into());
+                None
+            }
+        }
+    }
+
+    fn cluster(&mut self, node: &Node) -> Option<Cluster> {
+        let entries = self.mapping(node, "a cluster", CLUSTER_KEYS, None);
+        let mut name = None;
+        let mut context = None;
+        let mut providers = None;
+        for (key, value) in entries.iter().map(|e| (&e.0, &e.1)) {
+            match key.name.as_str() {
+                "name" => {
+                    name = self
+                        .string(value, "name", None)
+                        .map(|s| Located::new(s, value.pos))
+                }
+                "context" => {
+                    context = self
+                        .string(value, "context", None)
+                        .map(|s| Located::new(s, value.pos))
+                }
+                "provider" => providers = self.provider_kinds(value),
+                _ => {}
+            }
+        }
+        let Some(name) = name else {
+            self.error(node.pos, "missing-key", "this cluster has no `name`".into())
+                .hint = Some("add `name: <cluster>`; entries and pools name it in `cluster:`".into());
+            return None;
+        };
+        Some(Cluster {
+            name,
+            context,
+            providers,
+        })
     }
 
     fn list<'a>(&mut self, node: &'a Node, what: &str) -> Vec<&'a Node> {
@@ -347,14 +450,22 @@ impl Reader {
     fn pool(&mut self, node: &Node) -> Option<Pool> {
         let entries = self.mapping(node, "a pool", POOL_KEYS, None);
         let mut avoid_buggy_ips = false;
+        let mut cluster = None;
         for (key, value) in entries.iter().map(|e| (&e.0, &e.1)) {
-            if key.name == "avoidBuggyIPs" {
-                avoid_buggy_ips = self.boolean(value, "avoidBuggyIPs", None);
+            match key.name.as_str() {
+                "avoidBuggyIPs" => avoid_buggy_ips = self.boolean(value, "avoidBuggyIPs", None),
+                "cluster" => {
+                    cluster = self
+                        .string(value, "cluster", None)
+                        .map(|s| Located::new(s, value.pos))
+                }
+                _ => {}
             }
         }
         let ranges = self.named_ranges(node, &entries, "pools")?;
         Some(Pool {
             ranges,
+            cluster,
             avoid_buggy_ips,
         })
     }
@@ -402,6 +513,7 @@ impl Reader {
             force_load_balancer: false,
             pin_by: Located::new(PinBy::Annotation, id_key.pos),
             match_labels: Located::new(BTreeMap::new(), id_key.pos),
+            cluster: None,
         };
         let located = |s: Option<String>, n: &Node| s.map(|s| Located::new(s, n.pos));
         for (key, value) in entries.iter().map(|e| (&e.0, &e.1)) {
@@ -448,6 +560,7 @@ impl Reader {
                     }
                 }
                 "matchLabels" => entry.match_labels = self.labels(value, id),
+                "cluster" => entry.cluster = located(self.string(value, "cluster", some_id), value),
                 _ => {}
             }
         }

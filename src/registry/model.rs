@@ -6,6 +6,7 @@
 use super::ranges::AddrRange;
 use super::tree::Pos;
 use crate::metallb::Prefix;
+use crate::provider::ProviderKind;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -24,18 +25,61 @@ impl<T> Located<T> {
 }
 
 /// The whole registry file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Registry {
     /// Which annotation prefix the cluster's MetalLB reads.
     pub prefix: Prefix,
     /// `provider.loadBalancerClass`: the class MetalLB runs with (`--lb-class`); `None` when
     /// it runs without one, and so handles only Services that set no class.
     pub load_balancer_class: Option<String>,
+    /// `provider.kind`: the load balancer(s) that hand out the addresses; two during a
+    /// switch from one to the other (every pin is then written for both). Never empty.
+    pub providers: Vec<ProviderKind>,
+    /// `clusters:`: the clusters that share the registry's addresses (empty: one cluster,
+    /// the one the kubeconfig points at).
+    pub clusters: Vec<Cluster>,
     pub pools: Vec<Pool>,
     pub reserved: Vec<NamedRanges>,
     pub blocks: Vec<NamedRanges>,
     /// Entries in file order.
     pub services: Vec<Entry>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry {
+            prefix: Prefix::default(),
+            load_balancer_class: None,
+            providers: vec![ProviderKind::default()],
+            clusters: Vec::new(),
+            pools: Vec::new(),
+            reserved: Vec::new(),
+            blocks: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+}
+
+/// A cluster that takes addresses from the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: Located<String>,
+    /// The kubeconfig context that reaches it; the cluster's name when not given.
+    pub context: Option<Located<String>>,
+    /// The load balancer(s) it runs, when not the registry's `provider.kind`.
+    pub providers: Option<Located<Vec<ProviderKind>>>,
+}
+
+impl Cluster {
+    pub fn name(&self) -> &str {
+        &self.name.value
+    }
+    /// The kubeconfig context for this cluster.
+    pub fn context(&self) -> &str {
+        self.context
+            .as_ref()
+            .map_or(self.name.value.as_str(), |c| c.value.as_str())
+    }
 }
 
 /// A named list of address ranges (a reserved range or a block).
@@ -58,6 +102,8 @@ impl NamedRanges {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pool {
     pub ranges: NamedRanges,
+    /// The cluster the pool belongs to (`cluster:`; required with two clusters or more).
+    pub cluster: Option<Located<String>>,
     /// As in MetalLB: `.0` and `.255` addresses are never handed out.
     pub avoid_buggy_ips: bool,
 }
@@ -140,6 +186,8 @@ pub struct Entry {
     pub force_load_balancer: bool,
     pub pin_by: Located<PinBy>,
     pub match_labels: Located<BTreeMap<String, String>>,
+    /// The cluster the Service runs in (`cluster:`; required with two clusters or more).
+    pub cluster: Option<Located<String>>,
 }
 
 impl Entry {

@@ -1,7 +1,8 @@
 //! Questions the faces ask the registry: who owns an IP, which entry a Service is, which
 //! addresses are still free. Answers are computed here once so every face agrees.
 
-use super::model::{Entry, Registry};
+use super::model::{Cluster, Entry, Located, Registry};
+use crate::provider::ProviderKind;
 use super::ranges::AddrRange;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -99,6 +100,74 @@ impl Registry {
     /// The block named `name`.
     pub fn block(&self, name: &str) -> Option<&super::model::NamedRanges> {
         self.blocks.iter().find(|b| b.name.value == name)
+    }
+
+    /// The cluster named `name`.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name() == name)
+    }
+
+    /// The cluster a pool or an entry with this `cluster:` value belongs to: the one it
+    /// names, else the registry's only cluster; `None` in a registry without clusters (or
+    /// when the value names no cluster, which lint reports).
+    pub fn cluster_named(&self, cluster: Option<&Located<String>>) -> Option<&Cluster> {
+        match cluster {
+            Some(name) => self.cluster(&name.value),
+            None if self.clusters.len() == 1 => self.clusters.first(),
+            None => None,
+        }
+    }
+
+    /// The cluster reached through kubeconfig context `context`.
+    pub fn cluster_for_context(&self, context: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.context() == context)
+    }
+
+    /// The load balancers a cluster runs: its own `provider`, else the registry's.
+    pub fn providers_of(&self, cluster: Option<&Cluster>) -> Vec<ProviderKind> {
+        cluster
+            .and_then(|c| c.providers.as_ref())
+            .map_or_else(|| self.providers.clone(), |p| p.value.clone())
+    }
+
+    /// The registry as one cluster sees it: that cluster's pools and entries, the
+    /// load balancers it runs, and every reserved range and block. The faces that act on a
+    /// cluster work on this view, so every rule applies per cluster unchanged. `None` when
+    /// no cluster has that name.
+    pub fn for_cluster(&self, name: &str) -> Option<Registry> {
+        let cluster = self.cluster(name)?;
+        let ours = |c: Option<&Located<String>>| self.cluster_named(c).is_some_and(|c| c.name() == name);
+        Some(Registry {
+            providers: self.providers_of(Some(cluster)),
+            clusters: vec![cluster.clone()],
+            pools: self
+                .pools
+                .iter()
+                .filter(|p| ours(p.cluster.as_ref()))
+                .cloned()
+                .collect(),
+            services: self
+                .services
+                .iter()
+                .filter(|e| ours(e.cluster.as_ref()))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        })
+    }
+
+    /// The pools of the cluster `cluster` belongs to (every pool in a registry without
+    /// clusters).
+    pub fn pools_of_cluster<'a>(
+        &'a self,
+        cluster: Option<&'a Cluster>,
+    ) -> impl Iterator<Item = &'a super::model::Pool> + 'a {
+        self.pools.iter().filter(move |p| match cluster {
+            None => true,
+            Some(c) => self
+                .cluster_named(p.cluster.as_ref())
+                .is_some_and(|pc| pc.name() == c.name()),
+        })
     }
 }
 

@@ -65,7 +65,32 @@ fn dual_stack_in_one_pool(reg: &Registry, entry: &Entry, out: &mut Vec<Finding>)
 fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Vec<Finding>) {
     let id = entry.id();
     let addr = ip.value;
-    match reg.pool_of(addr) {
+    let cluster = reg.cluster_named(entry.cluster.as_ref());
+    let own_pool = reg.pools_of_cluster(cluster).find(|p| p.contains(addr));
+    if own_pool.is_none()
+        && let (Some(c), Some(other)) = (cluster, reg.pool_of(addr))
+    {
+        let other_cluster = reg
+            .cluster_named(other.cluster.as_ref())
+            .map_or("another cluster".to_string(), |o| format!("cluster `{}`", o.name()));
+        out.push(
+            at(
+                Finding::error(
+                    "ip-outside-cluster-pools",
+                    format!(
+                        "`{addr}` of `{id}` (cluster `{}`) is in pool `{}` of {other_cluster}, not in a pool of its own cluster; its load balancer refuses it, or both clusters would answer for it",
+                        c.name(),
+                        other.name()
+                    ),
+                ),
+                ip,
+            )
+            .for_id(id)
+            .hint("pick an address from a pool of the entry's cluster (`lbip suggest`), or fix `cluster:`"),
+        );
+        return;
+    }
+    match own_pool {
         None => {
             let pools: Vec<String> = reg
                 .pools

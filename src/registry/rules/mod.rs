@@ -8,6 +8,7 @@
 
 mod addresses;
 mod capacity;
+mod clusters;
 mod names;
 mod pools;
 mod sharing;
@@ -23,6 +24,7 @@ pub fn check(registry: &Registry) -> Vec<Finding> {
     findings.extend(sharing::check(registry));
     findings.extend(names::check(registry));
     findings.extend(capacity::check(registry));
+    findings.extend(clusters::check(registry));
     findings
 }
 

@@ -2,7 +2,7 @@
 
 use super::at;
 use crate::diagnostic::{Finding, did_you_mean};
-use crate::registry::model::{Located, NamedRanges, Registry};
+use crate::registry::model::{Located, NamedRanges, Pool, Registry};
 use crate::registry::ranges::{AddrRange, subtract};
 
 pub fn check(reg: &Registry) -> Vec<Finding> {
@@ -53,35 +53,51 @@ fn pinned_pool_names_are_free(reg: &Registry, out: &mut Vec<Finding>) {
 /// MetalLB rejects a configuration in which two address ranges overlap, inside one pool or
 /// across pools (`CIDR … overlaps with already defined CIDR …`) and keeps the old config.
 fn pool_overlaps(reg: &Registry, out: &mut Vec<Finding>) {
-    let all: Vec<(&str, &Located<AddrRange>)> = reg
+    let all: Vec<(&Pool, &Located<AddrRange>)> = reg
         .pools
         .iter()
-        .flat_map(|p| p.ranges.addresses.iter().map(move |r| (p.name(), r)))
+        .flat_map(|p| p.ranges.addresses.iter().map(move |r| (p, r)))
         .collect();
+    let cluster_of = |p: &Pool| reg.cluster_named(p.cluster.as_ref()).map(|c| c.name().to_string());
     for (i, (pool, range)) in all.iter().enumerate() {
-        if let Some((other_pool, other)) = all[..i]
+        let Some((other_pool, other)) = all[..i]
             .iter()
             .find(|(_, o)| o.value.overlaps(&range.value))
-        {
-            let whose = if other_pool == pool {
-                format!("another range of pool `{pool}`")
-            } else {
-                format!("pool `{other_pool}`")
-            };
-            out.push(
-                at(
-                    Finding::error(
-                        "pool-overlap",
-                        format!(
-                            "`{}` overlaps `{}` of {whose} (line {}); MetalLB rejects overlapping pools and keeps its old configuration",
-                            range.value, other.value, other.pos.line
-                        ),
+        else {
+            continue;
+        };
+        let (mine, theirs) = (cluster_of(pool), cluster_of(other_pool));
+        let finding = match (&mine, &theirs) {
+            (Some(a), Some(b)) if a != b => Finding::error(
+                "cluster-pool-overlap",
+                format!(
+                    "`{}` of pool `{}` (cluster `{a}`) overlaps `{}` of pool `{}` (cluster `{b}`, line {}); both clusters could hand out the same address on one segment",
+                    range.value,
+                    pool.name(),
+                    other.value,
+                    other_pool.name(),
+                    other.pos.line
+                ),
+            ),
+            _ => {
+                let whose = if other_pool.name() == pool.name() {
+                    format!("another range of pool `{}`", pool.name())
+                } else {
+                    format!("pool `{}`", other_pool.name())
+                };
+                Finding::error(
+                    "pool-overlap",
+                    format!(
+                        "`{}` overlaps `{}` of {whose} (line {}); MetalLB rejects overlapping pools and keeps its old configuration",
+                        range.value, other.value, other.pos.line
                     ),
-                    range,
                 )
+            }
+        };
+        out.push(
+            at(finding, range)
                 .hint("make the ranges disjoint, e.g. split the addresses between the pools"),
-            );
-        }
+        );
     }
 }
 

@@ -22,6 +22,28 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
                 continue;
             };
             let id = entry.id();
+            let cluster = |e: &Entry| reg.cluster_named(e.cluster.as_ref()).map(|c| c.name());
+            if let Some(other) = earlier.iter().find(|o| cluster(o) != cluster(entry)) {
+                out.push(
+                    at(
+                        Finding::error(
+                            "ip-in-two-clusters",
+                            format!(
+                                "`{}` of `{id}` (cluster `{}`) is also given to `{}` (cluster `{}`, line {}); two clusters on one segment would both answer for it",
+                                ip.value,
+                                cluster(entry).unwrap_or("-"),
+                                other.id(),
+                                cluster(other).unwrap_or("-"),
+                                other.id.pos.line
+                            ),
+                        ),
+                        ip,
+                    )
+                    .for_id(id)
+                    .hint("give one of them another address (`lbip suggest --cluster <name>`)"),
+                );
+                continue;
+            }
             let same_key =
                 |o: &&Entry| entry.shared_key().is_some() && entry.shared_key() == o.shared_key();
             if let Some(other) = earlier.iter().find(|o| !same_key(o)) {
