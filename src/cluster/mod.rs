@@ -4,6 +4,7 @@
 //! module share it.
 
 mod apply;
+pub mod clusters;
 mod connect;
 mod error;
 pub mod kubeconfig;

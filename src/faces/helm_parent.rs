@@ -66,6 +66,8 @@ pub enum Parent {
 pub struct HelmRun {
     /// The release namespace and where it came from, or why it cannot be settled.
     pub namespace: Result<(String, Source), String>,
+    /// The kubeconfig context Helm installs through (which registry cluster it is).
+    pub context: Option<String>,
     /// `helm template --output-dir DIR`: Helm 3 then writes the templates to DIR without
     /// post-rendering them and gives the post-renderer an empty stream (helm#8520).
     pub output_dir: Option<String>,
@@ -110,6 +112,7 @@ pub fn classify(argv: &[String], env: &dyn Fn(&str) -> Option<OsString>) -> Pare
             return if argv.iter().any(|a| a.starts_with("--post-renderer")) {
                 Parent::Helm(HelmRun {
                     namespace: Err(why),
+                    context: None,
                     output_dir: None,
                 })
             } else {
@@ -133,6 +136,7 @@ pub fn classify(argv: &[String], env: &dyn Fn(&str) -> Option<OsString>) -> Pare
     }
     Parent::Helm(HelmRun {
         namespace: resolve(&flags, env),
+        context: helm_context(&flags, env),
         output_dir: flags.output_dir.clone(),
     })
 }
@@ -410,11 +414,45 @@ pub fn resolve(
             }
         }
     }
-    let context = flags
+    let context = flag_context(flags, env);
+    let merged = kubeconfig(flags, env)?;
+    let Some(config) = merged else {
+        return in_cluster_or_default(context, env);
+    };
+    let Some(name) = context.or_else(|| config.current_context.clone().filter(|c| !c.is_empty()))
+    else {
+        return Ok(("default".to_string(), Source::Default));
+    };
+    let ctx = config
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| format!("helm's kubeconfig context `{name}` does not exist"))?;
+    match ctx.context.as_ref().and_then(|c| c.namespace.clone()) {
+        Some(ns) if !ns.is_empty() => Ok((ns, Source::KubeconfigContext(name))),
+        _ => Ok(("default".to_string(), Source::Default)),
+    }
+}
+
+/// The kubeconfig context Helm was told to use (`--kube-context`, else `$HELM_KUBECONTEXT`).
+fn flag_context(flags: &HelmFlags, env: &dyn Fn(&str) -> Option<OsString>) -> Option<String> {
+    flags
         .kube_context
         .clone()
         .filter(|c| !c.is_empty())
-        .or_else(|| text("HELM_KUBECONTEXT"));
+        .or_else(|| {
+            env("HELM_KUBECONTEXT")
+                .map(|v| v.to_string_lossy().into_owned())
+                .filter(|v| !v.is_empty())
+        })
+}
+
+/// The kubeconfig Helm reads (`--kubeconfig`, else `$KUBECONFIG` merged, else
+/// `~/.kube/config`), `None` when there is none.
+fn kubeconfig(
+    flags: &HelmFlags,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Option<kube::config::Kubeconfig>, String> {
     let files: Vec<PathBuf> = match &flags.kubeconfig {
         Some(p) if !p.is_empty() => {
             let p = PathBuf::from(p);
@@ -431,7 +469,9 @@ pub fn resolve(
             Some(list) => std::env::split_paths(&list)
                 .filter(|p| p.is_file())
                 .collect(),
-            None => text("HOME")
+            None => env("HOME")
+                .map(|h| h.to_string_lossy().into_owned())
+                .filter(|h| !h.is_empty())
                 .map(|h| Path::new(&h).join(".kube/config"))
                 .filter(|p| p.is_file())
                 .into_iter()
@@ -454,22 +494,19 @@ pub fn resolve(
                 .map_err(|e| format!("cannot merge kubeconfig {}: {e}", f.display()))?,
         });
     }
-    let Some(config) = merged else {
-        return in_cluster_or_default(context, env);
-    };
-    let Some(name) = context.or_else(|| config.current_context.clone().filter(|c| !c.is_empty()))
-    else {
-        return Ok(("default".to_string(), Source::Default));
-    };
-    let ctx = config
-        .contexts
-        .iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| format!("helm's kubeconfig context `{name}` does not exist"))?;
-    match ctx.context.as_ref().and_then(|c| c.namespace.clone()) {
-        Some(ns) if !ns.is_empty() => Ok((ns, Source::KubeconfigContext(name))),
-        _ => Ok(("default".to_string(), Source::Default)),
-    }
+    Ok(merged)
+}
+
+/// The kubeconfig context Helm talks to: its flag or `$HELM_KUBECONTEXT`, else the
+/// kubeconfig's `current-context`; `None` when Helm uses none (in-cluster, or no kubeconfig).
+pub fn helm_context(flags: &HelmFlags, env: &dyn Fn(&str) -> Option<OsString>) -> Option<String> {
+    flag_context(flags, env).or_else(|| {
+        kubeconfig(flags, env)
+            .ok()
+            .flatten()
+            .and_then(|k| k.current_context)
+            .filter(|c| !c.is_empty())
+    })
 }
 
 /// The first line of a kubeconfig error, with the file's secrets removed: a parser error
@@ -712,11 +749,12 @@ mod tests {
         ));
         assert_eq!(
             classify(
-                &argv("/usr/local/bin/helm template x c -n mlflow --post-renderer lbip -o out"),
+                &argv("/usr/local/bin/helm template x c -n mlflow --post-renderer lbip -o out --kube-context lab"),
                 &env
             ),
             Parent::Helm(HelmRun {
                 namespace: Ok(("mlflow".into(), Source::Flag)),
+                context: Some("lab".into()),
                 output_dir: None,
             })
         );

@@ -34,6 +34,10 @@ pub struct Args {
     /// 1, listing what would change on stderr
     #[arg(long)]
     pub check: bool,
+    /// The registry cluster the release goes to (its entries are pinned) [default: the one
+    /// whose context the helm running lbip uses, or the registry's only cluster]
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 /// `--unpinned` (the core's [`Unpinned`], with help texts for the command line).
@@ -97,6 +101,27 @@ pub fn run(args: Args) -> ExitCode {
         ));
         return ExitCode::from(exit::ERROR);
     }
+    // With `clusters:`, only the entries of the cluster the release goes to count.
+    let helm_cluster = match &parent {
+        Parent::Helm(HelmRun {
+            context: Some(ctx), ..
+        }) if args.cluster.is_none() => registry
+            .cluster_for_context(ctx)
+            .map(|c| c.name().to_string()),
+        _ => None,
+    };
+    let registry = match registry.view_named(
+        args.cluster.as_deref().or(helm_cluster.as_deref()),
+        "post-render (which cluster the release goes to: pass --post-renderer-args --cluster=NAME, or install with helm's --kube-context of a registry cluster)",
+    ) {
+        Ok(view) => view,
+        Err(e) => {
+            reporter.error(&format!(
+                "lbip post-render refused the manifests (nothing was written):\nerror: {e}"
+            ));
+            return ExitCode::from(exit::ERROR);
+        }
+    };
     let (namespace, namespace_note) = match release_namespace(args.namespace, &parent) {
         Ok(found) => found,
         Err(e) => {

@@ -14,6 +14,9 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
+    /// An address another cluster of the registry hands out too (both clusters answer for
+    /// it on one segment), or would if this Service got its registry IP.
+    Conflict,
     /// Holds an IP the registry gives to another entry.
     Stolen,
     /// No IP assigned.
@@ -35,6 +38,7 @@ impl State {
     pub fn as_str(self) -> &'static str {
         match self {
             State::Ok => "ok",
+            State::Conflict => "conflict",
             State::Drift => "drift",
             State::Pending => "pending",
             State::Unpinned => "unpinned",
@@ -54,6 +58,10 @@ impl fmt::Display for State {
 /// One row of `kubectl lbip status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceStatus {
+    /// The registry cluster, when rows of several clusters are shown together
+    /// (`--all-clusters`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     pub namespace: String,
     pub name: String,
     /// The registry id, when the Service is registered.
@@ -111,6 +119,8 @@ pub mod codes {
     pub const MISSING_SERVICE: &str = "missing-service";
     pub const FOREIGN_CLASS: &str = "foreign-load-balancer-class";
     pub const MISSING_SHARED_KEY: &str = "missing-shared-key";
+    pub const STOLEN_ACROSS_CLUSTERS: &str = "stolen-across-clusters";
+    pub const CONFLICT_ACROSS_CLUSTERS: &str = "conflict-across-clusters";
 }
 
 pub(crate) fn ips_text(ips: &[IpAddr]) -> String {
@@ -258,6 +268,7 @@ pub fn analyze(registry: &Registry, observed: &Observed) -> Vec<ServiceStatus> {
 fn entry_row(observed: &Observed, entry: &Entry) -> ServiceStatus {
     let ips = entry.ip_values();
     ServiceStatus {
+        cluster: None,
         namespace: entry.namespace().to_string(),
         name: entry.name().to_string(),
         registry_id: Some(entry.id().to_string()),
@@ -318,6 +329,52 @@ fn service_row(
     }
     if !stolen.is_empty() {
         states.push(State::Stolen);
+    }
+    // Addresses of the registry's other clusters: given to their entries, or held there.
+    for ip in &svc.assigned {
+        if registry.owners_of(*ip).is_empty()
+            && let Some(owner) = registry.owner_elsewhere(*ip)
+        {
+            states.push(State::Stolen);
+            findings.push(
+                Finding::error(
+                    codes::STOLEN_ACROSS_CLUSTERS,
+                    format!(
+                        "{who}: holds {ip}, which the registry gives to {} in cluster `{}` (`{}`)",
+                        owner.qualified_name(),
+                        owner.cluster.as_ref().map_or("-", |c| c.value.as_str()),
+                        owner.id()
+                    ),
+                )
+                .for_id(owner.id())
+                .hint("`kubectl lbip apply` in this cluster moves it off the other cluster's address"),
+            );
+        }
+    }
+    let wanted = entry.map(|e| e.ip_values()).unwrap_or_default();
+    let mut seen_elsewhere = std::collections::BTreeSet::new();
+    for ip in svc.assigned.iter().chain(&wanted) {
+        for (cluster, holder) in observed.holders_elsewhere(*ip) {
+            if !seen_elsewhere.insert((*ip, cluster, holder.key())) {
+                continue;
+            }
+            let (what, hint) = if svc.assigned.contains(ip) {
+                (
+                    format!("{ip} is also assigned in cluster `{cluster}` to {}: two clusters answer for one address", holder.key()),
+                    "move one of them off it (`kubectl lbip apply` in the cluster whose registry IP it is not)",
+                )
+            } else {
+                (
+                    format!("its registry IP {ip} is held in cluster `{cluster}` by {}; lbip will not put it here while it is", holder.key()),
+                    "free the address in the other cluster first (`kubectl lbip apply` there moves a squatter off)",
+                )
+            };
+            states.push(State::Conflict);
+            findings.push(
+                Finding::error(codes::CONFLICT_ACROSS_CLUSTERS, format!("{who}: {what}"))
+                    .hint(hint),
+            );
+        }
     }
     if svc.assigned.is_empty() {
         states.push(State::Pending);
@@ -407,6 +464,7 @@ fn service_row(
     let base = match entry {
         Some(e) => entry_row(observed, e),
         None => ServiceStatus {
+            cluster: None,
             namespace: svc.namespace.clone(),
             name: svc.name.clone(),
             registry_id: None,

@@ -398,6 +398,19 @@ pub struct Observed {
     pub metallb: Option<MetallbInstall>,
     /// `namespace/name` of k3s ServiceLB (`svclb-*`) DaemonSets, filled by the doctor.
     pub servicelb: Vec<String>,
+    /// The registry's other clusters, read too when it has several (their Services only):
+    /// an address one of them holds is never handed out here as well.
+    pub other_clusters: Vec<OtherCluster>,
+}
+
+/// Another cluster of the registry, as far as its addresses matter here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtherCluster {
+    pub name: String,
+    /// Its LoadBalancer Services (empty when it could not be read).
+    pub services: Vec<ObservedService>,
+    /// Why it could not be read, when so.
+    pub unreadable: Option<String>,
 }
 
 impl Observed {
@@ -413,7 +426,17 @@ impl Observed {
             events: Vec::new(),
             metallb: None,
             servicelb: Vec::new(),
+            other_clusters: Vec::new(),
         }
+    }
+
+    /// Services of the other clusters that hold `ip`, with their cluster's name.
+    pub fn holders_elsewhere(&self, ip: IpAddr) -> Vec<(&str, &ObservedService)> {
+        self.other_clusters
+            .iter()
+            .flat_map(|c| c.services.iter().map(move |s| (c.name.as_str(), s)))
+            .filter(|(_, s)| s.is_load_balancer() && s.assigned.contains(&ip))
+            .collect()
     }
     /// LoadBalancer Services MetalLB handles (their `loadBalancerClass` is the one MetalLB
     /// runs with: [`crate::metallb::class_mismatch`], the rule every face uses).
@@ -443,9 +466,14 @@ impl Observed {
             .and_then(Reader::for_version)
             .unwrap_or(Reader::Current)
     }
-    /// Every IP some LoadBalancer Service holds or requests.
+    /// Every IP some LoadBalancer Service holds or requests, here or (held) in another
+    /// cluster of the registry: none of them is free for a scratch or evict address.
     pub fn ips_in_use(&self) -> BTreeSet<IpAddr> {
         let reader = self.reader();
+        let elsewhere = self
+            .other_clusters
+            .iter()
+            .flat_map(|c| c.services.iter().flat_map(|s| s.assigned.iter().copied()));
         self.load_balancers()
             .flat_map(|s| {
                 s.assigned
@@ -454,6 +482,7 @@ impl Observed {
                     .chain(s.requested_ips(reader))
                     .collect::<Vec<_>>()
             })
+            .chain(elsewhere)
             .collect()
     }
     /// Services holding `ip` right now.

@@ -367,6 +367,21 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             });
             continue;
         }
+        // An address another cluster of the registry holds is never handed out here too:
+        // both clusters would answer for it on one segment.
+        if let Some((ip, cluster, holder)) = target.iter().find_map(|ip| {
+            observed
+                .holders_elsewhere(*ip)
+                .first()
+                .map(|(c, h)| (*ip, c.to_string(), h.key()))
+        }) {
+            uncovered.push(Blocked {
+                namespace: key.0.clone(),
+                name: key.1.clone(),
+                reason: format!("{ip} is held in cluster `{cluster}` by {holder}; moving it here would put one address on two clusters (free it there first)"),
+            });
+            continue;
+        }
         desired.insert(key.clone(), target);
     }
     // Registry entries sharing an IP on purpose (same sharedKey) do not block each other.

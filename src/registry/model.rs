@@ -43,6 +43,9 @@ pub struct Registry {
     pub blocks: Vec<NamedRanges>,
     /// Entries in file order.
     pub services: Vec<Entry>,
+    /// In a cluster's view ([`Registry::for_cluster`]): the other clusters' entries, so an
+    /// address the registry gives to another cluster is recognised; empty otherwise.
+    pub elsewhere: Vec<Entry>,
 }
 
 impl Default for Registry {
@@ -56,6 +59,7 @@ impl Default for Registry {
             reserved: Vec::new(),
             blocks: Vec::new(),
             services: Vec::new(),
+            elsewhere: Vec::new(),
         }
     }
 }

@@ -35,9 +35,12 @@ impl Registry {
     }
 
     /// Every IP some entry is given.
+    /// Every IP some entry is given (in a cluster's view, other clusters' entries too: no
+    /// address of theirs is ever free here).
     pub fn registered_ips(&self) -> BTreeSet<IpAddr> {
         self.services
             .iter()
+            .chain(&self.elsewhere)
             .flat_map(|e| e.ips.iter().map(|i| i.value))
             .collect()
     }
@@ -152,8 +155,77 @@ impl Registry {
                 .filter(|e| ours(e.cluster.as_ref()))
                 .cloned()
                 .collect(),
+            elsewhere: self
+                .services
+                .iter()
+                .filter(|e| !ours(e.cluster.as_ref()))
+                .cloned()
+                .collect(),
             ..self.clone()
         })
+    }
+
+    /// The view of the cluster a command names (`--cluster NAME`, Ansible `cluster:`): that
+    /// cluster's; with no name, the whole registry when it has at most one cluster, else an
+    /// error asking for one (`what` says what needs it, for the message).
+    pub fn view_named(&self, name: Option<&str>, what: &str) -> Result<Registry, String> {
+        let names = || {
+            self.clusters
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name {
+            Some(n) => self.for_cluster(n).ok_or_else(|| {
+                if self.clusters.is_empty() {
+                    format!("the registry has no `clusters:`, so there is no cluster `{n}`")
+                } else {
+                    format!("the registry has no cluster `{n}` (clusters: {})", names())
+                }
+            }),
+            None if self.clusters.len() > 1 => Err(format!(
+                "the registry has clusters {}: {what} needs to know which one (pass the cluster's name)",
+                names()
+            )),
+            None => Ok(match self.clusters.first() {
+                Some(only) => self.for_cluster(only.name()).expect("exists"),
+                None => self.clone(),
+            }),
+        }
+    }
+
+    /// The cluster a kubeconfig context reaches and its view: `Ok(None)` for a registry
+    /// without `clusters:`; an error naming the clusters when the context is none of theirs
+    /// (a command must never act on a cluster with another cluster's entries).
+    pub fn view_for_context(&self, context: &str) -> Result<Option<(String, Registry)>, String> {
+        if self.clusters.is_empty() {
+            return Ok(None);
+        }
+        match self.cluster_for_context(context) {
+            Some(c) => Ok(Some((
+                c.name().to_string(),
+                self.for_cluster(c.name()).expect("the cluster exists"),
+            ))),
+            None => {
+                let known: Vec<String> = self
+                    .clusters
+                    .iter()
+                    .map(|c| format!("{} (context {})", c.name(), c.context()))
+                    .collect();
+                Err(format!(
+                    "the kubeconfig context `{context}` is none of the registry's clusters: {}\n  = help: pass --context for one of them, or set its `context:` in the registry's `clusters:`",
+                    known.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// In a cluster's view: the entry of another cluster that is given `ip`.
+    pub fn owner_elsewhere(&self, ip: IpAddr) -> Option<&Entry> {
+        self.elsewhere
+            .iter()
+            .find(|e| e.ips.iter().any(|i| i.value == ip))
     }
 
     /// The pools of the cluster `cluster` belongs to (every pool in a registry without

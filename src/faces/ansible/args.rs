@@ -55,7 +55,7 @@ impl State {
 }
 
 /// The options a task can set (the documented ones, in `ansible/library/lbip.yml`).
-pub const OPTIONS: [&str; 13] = [
+pub const OPTIONS: [&str; 14] = [
     "registry",
     "kubeconfig",
     "context",
@@ -69,6 +69,7 @@ pub const OPTIONS: [&str; 13] = [
     "dest",
     "all_namespaces",
     "unpinned",
+    "cluster",
 ];
 
 /// How long `pinned` waits for MetalLB to hand the addresses out, unless told otherwise.
@@ -80,6 +81,8 @@ pub struct ModuleArgs {
     pub registry: PathBuf,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// The registry cluster the task is about (registries with `clusters:`).
+    pub cluster: Option<String>,
     pub state: State,
     /// Registry ids or `namespace/name`; empty means every entry.
     pub services: Vec<String>,
@@ -171,6 +174,7 @@ pub fn from_map(
     let registry = opt("registry", &path_value).map(OptionValue::into_path);
     let kubeconfig = opt("kubeconfig", &path_value).map(OptionValue::into_path);
     let context = opt("context", &string_value).map(OptionValue::into_string);
+    let cluster = opt("cluster", &string_value).map(OptionValue::into_string);
     let state = opt("state", &state_value).map(|v| match v {
         OptionValue::State(s) => s,
         _ => unreachable!("state_value returns a state"),
@@ -227,6 +231,7 @@ pub fn from_map(
         registry: registry.expect("checked above"),
         kubeconfig,
         context,
+        cluster,
         state,
         services: services.unwrap_or_default(),
         namespace,
@@ -245,8 +250,10 @@ pub fn from_map(
 /// Options the task set that `state` ignores: said in a warning rather than silently dropped.
 fn unused_options(state: State, map: &Map<String, Value>) -> Vec<&'static str> {
     let used: &[&str] = match state {
-        State::Linted | State::Facts => &[],
+        State::Linted => &[],
+        State::Facts => &["cluster"],
         State::Pinned => &[
+            "cluster",
             "kubeconfig",
             "context",
             "services",
@@ -256,6 +263,7 @@ fn unused_options(state: State, map: &Map<String, Value>) -> Vec<&'static str> {
             "timeout",
         ],
         State::Checked => &[
+            "cluster",
             "kubeconfig",
             "context",
             "services",
@@ -263,7 +271,7 @@ fn unused_options(state: State, map: &Map<String, Value>) -> Vec<&'static str> {
             "all_namespaces",
             "fail_on_drift",
         ],
-        State::Rendered => &["src", "dest", "namespace", "unpinned"],
+        State::Rendered => &["cluster", "src", "dest", "namespace", "unpinned"],
     };
     OPTIONS
         .iter()

@@ -8,22 +8,22 @@ use super::result::ModuleResult;
 use crate::cluster::ObserveOptions;
 use crate::diagnostic::Finding;
 use crate::plan::{self, ServiceStatus};
-use crate::registry::Registry;
 
 pub fn run(args: &ModuleArgs) -> ModuleResult {
-    let (registry, warnings, selected) = match cluster::prepare(args) {
+    let (target, warnings, selected) = match cluster::prepare(args) {
         Ok(p) => p,
         Err(failed) => return *failed,
     };
-    cluster::block_on(check(args, &registry, &selected)).with_findings(warnings)
+    cluster::block_on(check(args, &target, &selected)).with_findings(warnings)
 }
 
-async fn check(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
+async fn check(args: &ModuleArgs, target: &cluster::Target, selected: &[ServiceKey]) -> ModuleResult {
+    let registry = &target.registry;
     // The same reads as `kubectl lbip check`.
     let read = ObserveOptions::new(cluster::scope(args), registry.load_balancer_class.clone())
         .pools()
         .events(true);
-    let observed = match cluster::connect_and_observe(args, &read).await {
+    let observed = match cluster::connect_and_observe(args, target, &read).await {
         Ok((_conn, observed)) => observed,
         Err(failed) => return *failed,
     };

@@ -27,39 +27,85 @@ pub fn block_on<F: Future<Output = ModuleResult>>(work: F) -> ModuleResult {
     }
 }
 
-/// What `pinned` and `checked` need before touching the cluster: a registry without lint
-/// errors (its warnings), and the Services the task names.
-pub fn prepare(
-    args: &ModuleArgs,
-) -> Result<(Registry, Vec<crate::diagnostic::Finding>, Vec<ServiceKey>), Box<ModuleResult>> {
-    let (registry, warnings, _path) = super::valid_registry(args)?;
-    let selected =
-        selected_services(&registry, args).map_err(|msg| Box::new(ModuleResult::fail(msg)))?;
-    Ok((registry, warnings, selected))
+/// The cluster a task acts on: the registry as that cluster sees it, the whole registry
+/// (its other clusters are read too), and the cluster's name and context.
+pub struct Target {
+    pub registry: Registry,
+    pub full: Registry,
+    pub cluster: Option<crate::registry::Cluster>,
 }
 
-/// Connects and reads the cluster once, as `read` says.
+/// What `pinned` and `checked` need before touching the cluster: a registry without lint
+/// errors (its warnings), the cluster the task is about, and the Services it names.
+pub fn prepare(
+    args: &ModuleArgs,
+) -> Result<(Target, Vec<crate::diagnostic::Finding>, Vec<ServiceKey>), Box<ModuleResult>> {
+    let (full, warnings, _path) = super::valid_registry(args)?;
+    let target = target(args, full).map_err(|msg| Box::new(ModuleResult::fail(msg)))?;
+    let selected = selected_services(&target.registry, args)
+        .map_err(|msg| Box::new(ModuleResult::fail(msg)))?;
+    Ok((target, warnings, selected))
+}
+
+/// The task's cluster: option `cluster`, else the registry cluster of option `context`, else
+/// the registry's only cluster (a registry with several needs one of the two options).
+pub fn target(args: &ModuleArgs, full: Registry) -> Result<Target, String> {
+    let by_context = match (&args.cluster, &args.context) {
+        (None, Some(ctx)) => full.view_for_context(ctx)?.map(|(name, _)| name),
+        _ => None,
+    };
+    let name = args.cluster.clone().or(by_context);
+    let registry = full.view_named(
+        name.as_deref(),
+        "the task (set option cluster, or option context to a registry cluster's context)",
+    )?;
+    let cluster = registry.clusters.first().cloned();
+    Ok(Target {
+        registry,
+        full,
+        cluster,
+    })
+}
+
+/// Connects and reads the cluster once, as `read` says (and, when the registry has several
+/// clusters, the others' Services, so their addresses count as taken).
 pub async fn connect_and_observe(
     args: &ModuleArgs,
+    target: &Target,
     read: &cluster::ObserveOptions,
 ) -> Result<(Connection, Observed), Box<ModuleResult>> {
-    let conn = connect(args).await?;
-    let observed = cluster::observe(&conn, read)
+    let conn = connect(args, target).await?;
+    let mut observed = cluster::observe(&conn, read)
         .await
         .map_err(|e| Box::new(ModuleResult::fail(e.to_string())))?;
+    if let Some(c) = &target.cluster
+        && target.full.clusters.len() > 1
+    {
+        observed.other_clusters =
+            cluster::clusters::read_others(&target.full, c.name(), &kube_options(args, target))
+                .await;
+    }
     Ok((conn, observed))
 }
 
-/// Connects with the task's `kubeconfig`/`context` (else as kubectl does). The error is the
-/// cluster core's message, which never carries a token or key.
-pub async fn connect(args: &ModuleArgs) -> Result<Connection, Box<ModuleResult>> {
-    let opts = KubeOptions {
+/// The task's `kubeconfig` and `context` (else the target cluster's context, else as
+/// kubectl does).
+fn kube_options(args: &ModuleArgs, target: &Target) -> KubeOptions {
+    KubeOptions {
         kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
+        context: args
+            .context
+            .clone()
+            .or_else(|| target.cluster.as_ref().map(|c| c.context().to_string())),
         names: crate::cluster::kubeconfig::FlagNames::ANSIBLE,
         ..Default::default()
-    };
-    cluster::connect(&opts)
+    }
+}
+
+/// Connects as [`kube_options`] says. The error is the cluster core's message, which never
+/// carries a token or key.
+pub async fn connect(args: &ModuleArgs, target: &Target) -> Result<Connection, Box<ModuleResult>> {
+    cluster::connect(&kube_options(args, target))
         .await
         .map_err(|e| Box::new(ModuleResult::fail(e.to_string())))
 }

@@ -16,6 +16,14 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
         Ok(r) => r,
         Err(failed) => return *failed,
     };
+    // Every cluster's addresses, or one cluster's with option `cluster`.
+    let registry = match &args.cluster {
+        Some(name) => match registry.view_named(Some(name), "facts") {
+            Ok(view) => view,
+            Err(msg) => return ModuleResult::fail(msg),
+        },
+        None => registry,
+    };
     let mut result = ModuleResult::ok(format!(
         "{} service(s) from {path} as facts",
         registry.services.len()

@@ -7,20 +7,20 @@ use super::result::ModuleResult;
 use crate::cluster::{ApplyOptions, ObserveOptions};
 use crate::diagnostic::Finding;
 use crate::plan::{self, PlanOptions, ServiceStatus, Step};
-use crate::registry::Registry;
 use serde_json::json;
 
 pub fn run(args: &ModuleArgs) -> ModuleResult {
-    let (registry, warnings, selected) = match cluster::prepare(args) {
+    let (target, warnings, selected) = match cluster::prepare(args) {
         Ok(p) => p,
         Err(failed) => return *failed,
     };
-    cluster::block_on(pin(args, &registry, &selected)).with_findings(warnings)
+    cluster::block_on(pin(args, &target, &selected)).with_findings(warnings)
 }
 
 /// One plan for the named Services (and the moves they need), or for everything in scope,
 /// computed from one read and applied in order, exactly as `kubectl lbip apply` does.
-async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) -> ModuleResult {
+async fn pin(args: &ModuleArgs, target: &cluster::Target, selected: &[ServiceKey]) -> ModuleResult {
+    let registry = &target.registry;
     // Like `kubectl lbip apply`: see who holds an address in every namespace; no events.
     let read =
         ObserveOptions::new(cluster::scope(args), registry.load_balancer_class.clone()).planning();
@@ -32,7 +32,7 @@ async fn pin(args: &ModuleArgs, registry: &Registry, selected: &[ServiceKey]) ->
         replans: 3,
     };
 
-    let (conn, first) = match cluster::connect_and_observe(args, &read).await {
+    let (conn, first) = match cluster::connect_and_observe(args, target, &read).await {
         Ok(c) => c,
         Err(failed) => return *failed,
     };

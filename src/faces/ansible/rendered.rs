@@ -19,6 +19,14 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
         Ok(r) => r,
         Err(failed) => return *failed,
     };
+    // Only the entries of the cluster the manifests go to count.
+    let registry = match registry.view_named(
+        args.cluster.as_deref(),
+        "state=rendered (set option cluster to the cluster the manifests go to)",
+    ) {
+        Ok(view) => view,
+        Err(msg) => return ModuleResult::fail(msg),
+    };
     let input = match std::fs::read(src) {
         Ok(b) => b,
         Err(e) => return ModuleResult::fail(format!("cannot read src {}: {e}", src.display())),

@@ -47,6 +47,10 @@ pub struct Args {
     /// Write to FILE (atomically) instead of stdout; for `hosts`, replace only lbip's block
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// Only this cluster's entries (and its pools): with `clusters:` in the registry, the
+    /// pool formats need one; the others merge every cluster without it
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -55,6 +59,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let format = Format::from(args.format);
+    // Pools are per cluster; names and addresses can be merged (one /etc/hosts for the
+    // segment).
+    let registry = if args.cluster.is_some() || format.is_per_cluster() {
+        match registry.view_named(args.cluster.as_deref(), "this export (pools are per cluster: pass --cluster NAME)") {
+            Ok(view) => view,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::ERROR);
+            }
+        }
+    } else {
+        registry
+    };
     let text = export::render(&registry, format);
     let Some(path) = args.write else {
         std::io::stdout().write_all(text.as_bytes())?;

@@ -14,12 +14,22 @@ pub struct Args {
     /// How many addresses to print
     #[arg(long, short = 'n', default_value_t = 1, value_name = "N")]
     pub count: usize,
+    /// Addresses of this cluster's pools (needed when the registry has several clusters)
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let registry = match load_valid_or_report(&args.registry) {
         Ok(r) => r,
         Err(code) => return Ok(code),
+    };
+    let registry = match registry.view_named(args.cluster.as_deref(), "suggest (pass --cluster NAME)") {
+        Ok(view) => view,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::ERROR);
+        }
     };
     let block = match &args.block {
         None => None,

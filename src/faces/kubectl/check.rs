@@ -20,8 +20,7 @@ struct CheckResult<'a> {
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
     // Events explain pending Services in the findings check prints.
-    let observed = ctx.observe(|r| r.pools().events(true)).await?;
-    let rows = plan::analyze(&ctx.registry, &observed);
+    let rows = ctx.rows(true).await?;
     let problems: Vec<&plan::ServiceStatus> = rows.iter().filter(|r| !r.is_ok()).collect();
     match ctx.global.output {
         Output::Json | Output::Yaml => {

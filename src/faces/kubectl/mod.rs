@@ -4,6 +4,7 @@
 //! Data goes to stdout, diagnostics to stderr. One file per subcommand; tables and diffs
 //! are drawn in `render`, apart from cluster I/O.
 
+mod all_clusters;
 mod apply;
 mod check;
 mod complete;
@@ -69,6 +70,10 @@ pub struct Global {
     /// The registry file [default: $LBIP_REGISTRY, else ./lbip.yaml]
     #[arg(short = 'r', long, global = true, value_name = "PATH")]
     pub registry: Option<PathBuf>,
+    /// Every cluster of the registry's `clusters:`, each through its own context, in one
+    /// table with a CLUSTER column (status, check)
+    #[arg(long, global = true)]
+    pub all_clusters: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,7 +134,13 @@ pub type Outcome = Result<u8, Failure>;
 #[derive(Clone)]
 pub struct Ctx {
     pub global: Global,
+    /// The registry as the connected cluster sees it ([`Registry::for_cluster`]); the whole
+    /// registry when it defines no `clusters:`.
     pub registry: Registry,
+    /// The whole registry file.
+    pub full: Registry,
+    /// The registry cluster the context reaches (`None` without `clusters:`).
+    pub cluster: Option<String>,
     pub conn: Connection,
     pub scope: Scope,
 }
@@ -146,15 +157,46 @@ impl Ctx {
             self.scope.clone(),
             self.registry.load_balancer_class.clone(),
         ));
-        let observed = cluster::observe(&self.conn, &opts).await?;
+        let mut observed = cluster::observe(&self.conn, &opts).await?;
         // Said once, also when a command reads twice (apply reads again for its status).
         static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let first = !SAID.swap(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(warning) = crate::plan::hints::pools_unknown(&observed)
-            && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+            && first
         {
             eprintln!("warning: {warning}");
         }
+        // The registry's other clusters share its addresses: what they hold is not free here.
+        if let Some(current) = &self.cluster
+            && self.full.clusters.len() > 1
+        {
+            observed.other_clusters = cluster::clusters::read_others(
+                &self.full,
+                current,
+                &Ctx::kube_options(&self.global),
+            )
+            .await;
+            for other in &observed.other_clusters {
+                if let (Some(why), true) = (&other.unreadable, first) {
+                    eprintln!(
+                        "warning: cluster `{}` could not be read, so its addresses are unknown here: {why}",
+                        other.name
+                    );
+                }
+            }
+        }
         Ok(observed)
+    }
+
+    /// The status rows of `status` and `check`: of this cluster, or with `--all-clusters` of
+    /// every cluster of the registry (read concurrently, each through its context), tagged
+    /// with the cluster.
+    pub async fn rows(&self, events: bool) -> Result<Vec<crate::plan::ServiceStatus>, Failure> {
+        if !self.global.all_clusters {
+            let observed = self.observe(|r| r.pools().events(events)).await?;
+            return Ok(crate::plan::analyze(&self.registry, &observed));
+        }
+        all_clusters::rows(self, events).await
     }
     /// Whether the output shows MetalLB's events (the wide table, JSON and YAML do).
     pub fn shows_events(&self) -> bool {
@@ -279,6 +321,27 @@ async fn run(plugin: Plugin) -> Outcome {
         _ => load_registry(&global)?,
     };
     let conn = cluster::connect(&Ctx::kube_options(&global)).await?;
+    // With `clusters:`, the context says which cluster this is (every cluster at once with
+    // --all-clusters, which reads each through its own context).
+    let (view, cluster) = if global.all_clusters {
+        if registry.clusters.is_empty() {
+            return Err(Failure(
+                "--all-clusters needs `clusters:` in the registry (name and kubeconfig context of each)".into(),
+            ));
+        }
+        if !matches!(plugin.command, Command::Status(_) | Command::Check(_)) {
+            return Err(Failure(
+                "--all-clusters works with status and check (who-has searches every cluster anyway; apply acts on one cluster: pick it with --context)".into(),
+            ));
+        }
+        (registry.clone(), None)
+    } else {
+        match registry.view_for_context(&conn.context) {
+            Ok(Some((name, view))) => (view, Some(name)),
+            Ok(None) => (registry.clone(), None),
+            Err(why) => return Err(Failure(why)),
+        }
+    };
     let selector = match &global.selector {
         Some(text) => Some(LabelSelector::parse(text).map_err(Failure)?),
         None => None,
@@ -294,7 +357,9 @@ async fn run(plugin: Plugin) -> Outcome {
     };
     let ctx = Ctx {
         global,
-        registry,
+        registry: view,
+        full: registry,
+        cluster,
         conn,
         scope: Scope {
             namespaces,

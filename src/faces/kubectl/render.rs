@@ -52,7 +52,10 @@ fn or_none(v: &Option<String>) -> String {
 
 /// The status table (`-o wide` adds HOSTNAME, URL, POOL and LAST-EVENT).
 pub fn status_table(rows: &[ServiceStatus], wide: bool) -> String {
-    let mut headers = vec![
+    // Rows of several clusters (`--all-clusters`) say which cluster each is.
+    let clusters = rows.iter().any(|r| r.cluster.is_some());
+    let mut headers = if clusters { vec!["CLUSTER"] } else { Vec::new() };
+    headers.extend([
         "NAMESPACE",
         "NAME",
         "REGISTRY",
@@ -60,14 +63,19 @@ pub fn status_table(rows: &[ServiceStatus], wide: bool) -> String {
         "ASSIGNED",
         "PORTS",
         "STATE",
-    ];
+    ]);
     if wide {
         headers.extend(["HOSTNAME", "URL", "POOL", "LAST-EVENT"]);
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let mut row = vec![
+            let mut row = if clusters {
+                vec![r.cluster.clone().unwrap_or_default()]
+            } else {
+                Vec::new()
+            };
+            row.extend([
                 r.namespace.clone(),
                 r.name.clone(),
                 ips(&r.registry, "-"),
@@ -83,7 +91,7 @@ pub fn status_table(rows: &[ServiceStatus], wide: bool) -> String {
                     r.ports.join(",")
                 },
                 r.state_text(),
-            ];
+            ]);
             if wide {
                 row.extend([
                     or_none(&r.hostname),

@@ -8,10 +8,7 @@ use crate::plan;
 pub struct Args {}
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Outcome {
-    let observed = ctx
-        .observe(|r| r.pools().events(ctx.shows_events()))
-        .await?;
-    let rows = plan::analyze(&ctx.registry, &observed);
+    let rows = ctx.rows(ctx.shows_events()).await?;
     let out = match ctx.global.output {
         Output::Table | Output::Wide => {
             if rows.is_empty() {

@@ -14,6 +14,9 @@ pub struct Args {
 
 #[derive(Serialize)]
 struct Holder {
+    /// The registry cluster, when the registry has `clusters:` (every cluster is searched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<String>,
     namespace: String,
     name: String,
     holds: bool,
@@ -46,6 +49,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
             let holds = s.assigned.contains(&ip);
             let requests = s.requested_ips(reader).contains(&ip);
             (holds || requests).then(|| Holder {
+                cluster: ctx.cluster.clone(),
                 namespace: s.namespace.clone(),
                 name: s.name.clone(),
                 holds,
@@ -57,13 +61,33 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
             })
         })
         .collect();
+    // With `clusters:`, the other clusters were read too: who holds the address there.
+    let mut services = services;
+    for other in &observed.other_clusters {
+        for s in other.services.iter().filter(|s| s.assigned.contains(&ip)) {
+            services.push(Holder {
+                cluster: Some(other.name.clone()),
+                namespace: s.namespace.clone(),
+                name: s.name.clone(),
+                holds: true,
+                requests: s.requested_ips(reader).contains(&ip),
+                registry_id: ctx
+                    .full
+                    .for_cluster(&other.name)
+                    .and_then(|v| v.lookup(&s.namespace, &s.name).map(|e| e.id().to_string())),
+            });
+        }
+    }
     let answer = Answer {
         ip,
         registry: ctx
-            .registry
+            .full
             .owners_of(ip)
             .iter()
-            .map(|e| format!("{} ({})", e.qualified_name(), e.id()))
+            .map(|e| match &e.cluster {
+                Some(c) => format!("{} ({}, cluster {})", e.qualified_name(), e.id(), c.value),
+                None => format!("{} ({})", e.qualified_name(), e.id()),
+            })
             .collect(),
         services,
     };
@@ -74,11 +98,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
             render::names(answer.services.iter().map(|h| h.name.as_str()))
         ),
         _ => {
+            let clusters = answer.services.iter().any(|h| h.cluster.is_some());
             let rows: Vec<Vec<String>> = answer
                 .services
                 .iter()
                 .map(|h| {
-                    vec![
+                    let cluster = clusters.then(|| h.cluster.clone().unwrap_or_default());
+                    cluster
+                        .into_iter()
+                        .chain([
                         h.namespace.clone(),
                         h.name.clone(),
                         if h.holds { "yes".into() } else { "no".into() },
@@ -90,17 +118,16 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
                         h.registry_id
                             .clone()
                             .unwrap_or_else(|| "<not registered>".into()),
-                    ]
+                    ])
+                    .collect()
                 })
                 .collect();
             if !rows.is_empty() {
-                print!(
-                    "{}",
-                    render::table(
-                        &["NAMESPACE", "NAME", "HOLDS", "REQUESTS", "REGISTRY-ENTRY"],
-                        &rows
-                    )
-                );
+                let mut headers = vec!["NAMESPACE", "NAME", "HOLDS", "REQUESTS", "REGISTRY-ENTRY"];
+                if clusters {
+                    headers.insert(0, "CLUSTER");
+                }
+                print!("{}", render::table(&headers, &rows));
             } else {
                 println!("No Service holds or requests {ip}.");
             }

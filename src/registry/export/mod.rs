@@ -29,6 +29,11 @@ impl Format {
         Format::Metallb,
     ];
 
+    /// Formats that describe one cluster's pools (the others can merge every cluster).
+    pub fn is_per_cluster(self) -> bool {
+        matches!(self, Format::Metallb)
+    }
+
     /// The name on the command line.
     pub fn name(self) -> &'static str {
         match self {
