@@ -309,7 +309,7 @@ fn bad_options_fail_with_a_clear_message() {
     let msg = |name: &str| run.task(name)["msg"].as_str().unwrap().to_string();
     assert!(
         msg("unknown").starts_with(
-            "unsupported parameters for (lbip) module: stat (did you mean state?). Supported parameters include: all_namespaces, context, dest, fail_on_drift"
+            "unsupported parameters for (lbip) module: stat (did you mean state?). Supported parameters include: all_namespaces, cluster, context, dest, fail_on_drift"
         ),
         "{}",
         msg("unknown")

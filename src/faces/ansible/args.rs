@@ -561,7 +561,7 @@ mod tests {
     fn unknown_options_are_refused_with_a_suggestion() {
         let e = parse_json(json!({"registry": "r.yaml", "stat": "facts", "zzz": 1})).unwrap_err();
         assert!(
-            e.starts_with("unsupported parameters for (lbip) module: stat (did you mean state?), zzz. Supported parameters include: all_namespaces, context, dest"),
+            e.starts_with("unsupported parameters for (lbip) module: stat (did you mean state?), zzz. Supported parameters include: all_namespaces, cluster, context, dest"),
             "{e}"
         );
     }
