@@ -46,7 +46,11 @@ pub async fn connect_all(
 /// Reads the LoadBalancer Services of every cluster of `registry` but `current`,
 /// concurrently. A cluster that cannot be read is reported as such (the caller warns); it
 /// never stops the command.
-pub async fn read_others(registry: &Registry, current: &str, base: &KubeOptions) -> Vec<OtherCluster> {
+pub async fn read_others(
+    registry: &Registry,
+    current: &str,
+    base: &KubeOptions,
+) -> Vec<OtherCluster> {
     let mut set = tokio::task::JoinSet::new();
     for (i, c) in registry.clusters.iter().enumerate() {
         if c.name() == current {
@@ -62,7 +66,10 @@ pub async fn read_others(registry: &Registry, current: &str, base: &KubeOptions)
             let other = match read.await {
                 Ok(services) => OtherCluster {
                     name,
-                    services: services.into_iter().filter(|s| s.is_load_balancer()).collect(),
+                    services: services
+                        .into_iter()
+                        .filter(|s| s.is_load_balancer())
+                        .collect(),
                     unreadable: None,
                 },
                 Err(e) => OtherCluster {

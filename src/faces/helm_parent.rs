@@ -749,7 +749,9 @@ mod tests {
         ));
         assert_eq!(
             classify(
-                &argv("/usr/local/bin/helm template x c -n mlflow --post-renderer lbip -o out --kube-context lab"),
+                &argv(
+                    "/usr/local/bin/helm template x c -n mlflow --post-renderer lbip -o out --kube-context lab"
+                ),
                 &env
             ),
             Parent::Helm(HelmRun {

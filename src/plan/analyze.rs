@@ -347,7 +347,9 @@ fn service_row(
                     ),
                 )
                 .for_id(owner.id())
-                .hint("`kubectl lbip apply` in this cluster moves it off the other cluster's address"),
+                .hint(
+                    "`kubectl lbip apply` in this cluster moves it off the other cluster's address",
+                ),
             );
         }
     }
@@ -360,12 +362,18 @@ fn service_row(
             }
             let (what, hint) = if svc.assigned.contains(ip) {
                 (
-                    format!("{ip} is also assigned in cluster `{cluster}` to {}: two clusters answer for one address", holder.key()),
+                    format!(
+                        "{ip} is also assigned in cluster `{cluster}` to {}: two clusters answer for one address",
+                        holder.key()
+                    ),
                     "move one of them off it (`kubectl lbip apply` in the cluster whose registry IP it is not)",
                 )
             } else {
                 (
-                    format!("its registry IP {ip} is held in cluster `{cluster}` by {}; lbip will not put it here while it is", holder.key()),
+                    format!(
+                        "its registry IP {ip} is held in cluster `{cluster}` by {}; lbip will not put it here while it is",
+                        holder.key()
+                    ),
                     "free the address in the other cluster first (`kubectl lbip apply` there moves a squatter off)",
                 )
             };

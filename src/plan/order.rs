@@ -400,6 +400,68 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         blocked: uncovered,
         ..Plan::default()
     };
+    // Unregistered Services here that hold an address the registry gives to another
+    // cluster's entry: both clusters answer for it until one moves off, and it is this one's
+    // to move (the other cluster's apply refuses to take it while it is held here).
+    for (key, svc) in &sim.services {
+        let foreign: Vec<IpAddr> = svc
+            .assigned
+            .iter()
+            .copied()
+            .filter(|ip| {
+                registry.owners_of(*ip).is_empty() && registry.owner_elsewhere(*ip).is_some()
+            })
+            .collect();
+        if foreign.is_empty()
+            || desired.contains_key(key)
+            || registry.lookup(&key.0, &key.1).is_some()
+            || !observed.scope.includes_service(svc)
+            || options
+                .only
+                .as_ref()
+                .is_some_and(|only| !only.contains(key))
+        {
+            continue;
+        }
+        let owner = registry
+            .owner_elsewhere(foreign[0])
+            .expect("filtered above");
+        let cluster = owner.cluster.as_ref().map_or("-", |c| c.value.as_str());
+        if options.evict_unpinned == EvictPolicy::Skip {
+            plan.warnings.push(format!(
+                "{}/{} holds {}, which the registry gives to {} in cluster `{cluster}`; left there (--evict-unpinned=skip)",
+                key.0,
+                key.1,
+                ips_text(&foreign),
+                owner.qualified_name()
+            ));
+            continue;
+        }
+        match free.take_for(svc) {
+            Ok(to) => {
+                let reason = format!(
+                    "move off {} of {} in cluster `{cluster}`",
+                    ips_text(&foreign),
+                    owner.qualified_name()
+                );
+                let mut step = build_step(svc, &to, Action::Evict, prefix, None, reason);
+                step.from = sim.assigned[key].clone();
+                plan.steps.push(step);
+            }
+            Err(why) => plan.blocked.push(Blocked {
+                namespace: key.0.clone(),
+                name: key.1.clone(),
+                reason: format!(
+                    "holds {} of {} in cluster `{cluster}`, and there is nowhere to move it: {why}",
+                    ips_text(&foreign),
+                    owner.qualified_name()
+                ),
+            }),
+        }
+    }
+    for step in plan.steps.clone() {
+        sim.move_to(&(step.namespace.clone(), step.name.clone()), &step.to);
+    }
     let mut pending: Vec<Key> = desired.keys().cloned().collect();
     let mut parked: BTreeSet<Key> = BTreeSet::new();
     let mut guard = 0;

@@ -262,7 +262,11 @@ impl Reader {
             };
             match ProviderKind::parse(text.trim()) {
                 Some(k) if kinds.contains(&k) => {
-                    self.error(item.pos, "bad-value", format!("provider `{text}` is listed twice"));
+                    self.error(
+                        item.pos,
+                        "bad-value",
+                        format!("provider `{text}` is listed twice"),
+                    );
                     return None;
                 }
                 Some(k) => kinds.push(k),
@@ -290,9 +294,11 @@ impl Reader {
                 self.error(
                     items[2].pos,
                     "bad-value",
-                    "`kind` lists more than two providers; a switch-over goes from one to another".into(),
+                    "`kind` lists more than two providers; a switch-over goes from one to another"
+                        .into(),
                 )
-                .hint = Some("list the provider the cluster runs now and the one it moves to".into());
+                .hint =
+                    Some("list the provider the cluster runs now and the one it moves to".into());
                 None
             }
         }
@@ -321,7 +327,8 @@ impl Reader {
         }
         let Some(name) = name else {
             self.error(node.pos, "missing-key", "this cluster has no `name`".into())
-                .hint = Some("add `name: <cluster>`; entries and pools name it in `cluster:`".into());
+                .hint =
+                Some("add `name: <cluster>`; entries and pools name it in `cluster:`".into());
             return None;
         };
         Some(Cluster {

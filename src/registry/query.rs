@@ -2,8 +2,8 @@
 //! addresses are still free. Answers are computed here once so every face agrees.
 
 use super::model::{Cluster, Entry, Located, Registry};
-use crate::provider::ProviderKind;
 use super::ranges::AddrRange;
+use crate::provider::ProviderKind;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -139,7 +139,8 @@ impl Registry {
     /// no cluster has that name.
     pub fn for_cluster(&self, name: &str) -> Option<Registry> {
         let cluster = self.cluster(name)?;
-        let ours = |c: Option<&Located<String>>| self.cluster_named(c).is_some_and(|c| c.name() == name);
+        let ours =
+            |c: Option<&Located<String>>| self.cluster_named(c).is_some_and(|c| c.name() == name);
         Some(Registry {
             providers: self.providers_of(Some(cluster)),
             clusters: vec![cluster.clone()],

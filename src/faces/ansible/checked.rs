@@ -17,7 +17,11 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
     cluster::block_on(check(args, &target, &selected)).with_findings(warnings)
 }
 
-async fn check(args: &ModuleArgs, target: &cluster::Target, selected: &[ServiceKey]) -> ModuleResult {
+async fn check(
+    args: &ModuleArgs,
+    target: &cluster::Target,
+    selected: &[ServiceKey],
+) -> ModuleResult {
     let registry = &target.registry;
     // The same reads as `kubectl lbip check`.
     let read = ObserveOptions::new(cluster::scope(args), registry.load_balancer_class.clone())

@@ -62,7 +62,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     // Pools are per cluster; names and addresses can be merged (one /etc/hosts for the
     // segment).
     let registry = if args.cluster.is_some() || format.is_per_cluster() {
-        match registry.view_named(args.cluster.as_deref(), "this export (pools are per cluster: pass --cluster NAME)") {
+        match registry.view_named(
+            args.cluster.as_deref(),
+            "this export (pools are per cluster: pass --cluster NAME)",
+        ) {
             Ok(view) => view,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -16,7 +16,10 @@ pub async fn rows(ctx: &Ctx, events: bool) -> Result<Vec<ServiceStatus>, Failure
         .into_iter()
         .enumerate()
     {
-        let view = ctx.full.for_cluster(&name).expect("a cluster of the registry");
+        let view = ctx
+            .full
+            .for_cluster(&name)
+            .expect("a cluster of the registry");
         let opts = ObserveOptions::new(ctx.scope.clone(), view.load_balancer_class.clone())
             .pools()
             .events(events);

@@ -54,7 +54,11 @@ fn or_none(v: &Option<String>) -> String {
 pub fn status_table(rows: &[ServiceStatus], wide: bool) -> String {
     // Rows of several clusters (`--all-clusters`) say which cluster each is.
     let clusters = rows.iter().any(|r| r.cluster.is_some());
-    let mut headers = if clusters { vec!["CLUSTER"] } else { Vec::new() };
+    let mut headers = if clusters {
+        vec!["CLUSTER"]
+    } else {
+        Vec::new()
+    };
     headers.extend([
         "NAMESPACE",
         "NAME",

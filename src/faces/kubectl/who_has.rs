@@ -107,19 +107,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Outcome {
                     cluster
                         .into_iter()
                         .chain([
-                        h.namespace.clone(),
-                        h.name.clone(),
-                        if h.holds { "yes".into() } else { "no".into() },
-                        if h.requests {
-                            "yes".into()
-                        } else {
-                            "no".into()
-                        },
-                        h.registry_id
-                            .clone()
-                            .unwrap_or_else(|| "<not registered>".into()),
-                    ])
-                    .collect()
+                            h.namespace.clone(),
+                            h.name.clone(),
+                            if h.holds { "yes".into() } else { "no".into() },
+                            if h.requests {
+                                "yes".into()
+                            } else {
+                                "no".into()
+                            },
+                            h.registry_id
+                                .clone()
+                                .unwrap_or_else(|| "<not registered>".into()),
+                        ])
+                        .collect()
                 })
                 .collect();
             if !rows.is_empty() {

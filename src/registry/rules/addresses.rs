@@ -72,7 +72,9 @@ fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Ve
     {
         let other_cluster = reg
             .cluster_named(other.cluster.as_ref())
-            .map_or("another cluster".to_string(), |o| format!("cluster `{}`", o.name()));
+            .map_or("another cluster".to_string(), |o| {
+                format!("cluster `{}`", o.name())
+            });
         out.push(
             at(
                 Finding::error(

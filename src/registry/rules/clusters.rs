@@ -15,7 +15,14 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
     let owners = reg
         .pools
         .iter()
-        .map(|p| (format!("pool `{}`", p.name()), p.cluster.as_ref(), &p.ranges.name, None))
+        .map(|p| {
+            (
+                format!("pool `{}`", p.name()),
+                p.cluster.as_ref(),
+                &p.ranges.name,
+                None,
+            )
+        })
         .chain(reg.services.iter().map(|e| {
             (
                 format!("service `{}`", e.id()),
@@ -51,7 +58,10 @@ fn names_and_contexts(reg: &Registry, out: &mut Vec<Finding>) {
                 )
                 .hint("give each cluster its own name"),
             );
-        } else if let Some(first) = reg.clusters[..i].iter().find(|o| o.context() == c.context()) {
+        } else if let Some(first) = reg.clusters[..i]
+            .iter()
+            .find(|o| o.context() == c.context())
+        {
             let pos = c.context.as_ref().unwrap_or(&c.name);
             out.push(
                 at(
@@ -162,7 +172,10 @@ services:
         let text = format!(
             "{TWO}  a: {{namespace: x, ip: 10.0.0.10, cluster: home, sharedKey: k}}\n  b: {{namespace: y, ip: 10.0.0.10, cluster: lab, sharedKey: k}}\n  c: {{namespace: z, ip: 10.0.0.11, cluster: lab}}\n"
         );
-        assert_eq!(found(&text, "ip-in-two-clusters"), [(9, 25, Some("b".into()))]);
+        assert_eq!(
+            found(&text, "ip-in-two-clusters"),
+            [(9, 25, Some("b".into()))]
+        );
         assert_eq!(
             found(&text, "ip-outside-cluster-pools"),
             [(9, 25, Some("b".into())), (10, 25, Some("c".into()))]

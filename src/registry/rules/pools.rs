@@ -58,7 +58,10 @@ fn pool_overlaps(reg: &Registry, out: &mut Vec<Finding>) {
         .iter()
         .flat_map(|p| p.ranges.addresses.iter().map(move |r| (p, r)))
         .collect();
-    let cluster_of = |p: &Pool| reg.cluster_named(p.cluster.as_ref()).map(|c| c.name().to_string());
+    let cluster_of = |p: &Pool| {
+        reg.cluster_named(p.cluster.as_ref())
+            .map(|c| c.name().to_string())
+    };
     for (i, (pool, range)) in all.iter().enumerate() {
         let Some((other_pool, other)) = all[..i]
             .iter()
