@@ -8,7 +8,8 @@ pub mod diagnostic;
 pub mod duration;
 pub mod faces;
 pub mod manifest;
-pub mod metallb;
 pub mod plan;
 pub mod provider;
+/// What MetalLB reads, at its old path (the MetalLB provider's module).
+pub use provider::metallb;
 pub mod registry;

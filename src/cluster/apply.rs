@@ -22,7 +22,6 @@
 use super::connect::Connection;
 use super::error::{ClusterError, Op};
 use super::read;
-use crate::metallb::Prefix;
 use crate::plan::{self, Blocked, Observed, ObservedService, Plan, PlanOptions, Step};
 use crate::registry::Registry;
 use k8s_openapi::api::core::v1::{Event, Service};
@@ -38,8 +37,8 @@ pub struct ApplyOptions {
     pub timeout: Duration,
     /// How often a step is recomputed from fresh state after a 409 before giving up.
     pub conflict_retries: u32,
-    /// The registry's prefix (to recompute a step after a conflict).
-    pub prefix: Prefix,
+    /// How the registry pins (to recompute a step after a conflict).
+    pub style: crate::provider::pins::PinStyle,
     /// Wait for MetalLB after the last step too. Every earlier step is always waited for:
     /// a later step may need the address it frees. `false` is Ansible's `wait: false`.
     pub wait_for_last: bool,
@@ -181,7 +180,17 @@ pub async fn apply(
             let live = match fresh(conn, snapshot).await {
                 Ok(live) => live,
                 Err(e) => {
-                    fail(conn, &mut report, step, false, e, pending, &touched).await;
+                    fail(
+                        conn,
+                        snapshot.reader(),
+                        &mut report,
+                        step,
+                        false,
+                        e,
+                        pending,
+                        &touched,
+                    )
+                    .await;
                     break;
                 }
             };
@@ -201,7 +210,17 @@ pub async fn apply(
                         continue;
                     }
                     Err(e) => {
-                        fail(conn, &mut report, step, false, e, pending, &touched).await;
+                        fail(
+                            conn,
+                            snapshot.reader(),
+                            &mut report,
+                            step,
+                            false,
+                            e,
+                            pending,
+                            &touched,
+                        )
+                        .await;
                         break;
                     }
                 }
@@ -254,13 +273,33 @@ pub async fn apply(
                         versions.clear();
                     }
                     Err(e) => {
-                        fail(conn, &mut report, step, true, e, pending, &touched).await;
+                        fail(
+                            conn,
+                            snapshot.reader(),
+                            &mut report,
+                            step,
+                            true,
+                            e,
+                            pending,
+                            &touched,
+                        )
+                        .await;
                         break;
                     }
                 }
             }
             Err((patched, error)) => {
-                fail(conn, &mut report, step, patched, error, pending, &touched).await;
+                fail(
+                    conn,
+                    snapshot.reader(),
+                    &mut report,
+                    step,
+                    patched,
+                    error,
+                    pending,
+                    &touched,
+                )
+                .await;
                 break;
             }
         }
@@ -311,8 +350,10 @@ fn replan(
 }
 
 /// Records the failure, what was not attempted, and where every touched Service stands.
+#[allow(clippy::too_many_arguments)]
 async fn fail(
     conn: &Connection,
+    reader: crate::provider::Reader,
     report: &mut ApplyReport,
     step: Step,
     patched: bool,
@@ -326,7 +367,9 @@ async fn fail(
             .iter()
             .map(|s| (s.namespace.clone(), s.name.clone())),
     );
-    let services = services_now(conn, &keys, &step).await.unwrap_or_default();
+    let services = services_now(conn, reader, &keys, &step)
+        .await
+        .unwrap_or_default();
     report.not_applied = pending.into_iter().collect();
     report.failed = Some(ApplyFailure {
         step,
@@ -340,11 +383,11 @@ async fn fail(
 /// Service (MetalLB's reason when it did not assign the IP).
 async fn services_now(
     conn: &Connection,
+    reader: crate::provider::Reader,
     keys: &BTreeSet<(String, String)>,
     failed: &Step,
 ) -> Result<Vec<ServiceNow>, ClusterError> {
     let all = read::services(conn, &crate::plan::Scope::all(), true).await?;
-    let reader = crate::metallb::Reader::Current;
     let last_event = newest_event(conn, failed, false).await;
     Ok(keys
         .iter()
@@ -393,7 +436,7 @@ async fn apply_step(
 ) -> Result<Outcome, (bool, ClusterError)> {
     let api: Api<Service> = Api::namespaced(conn.client.clone(), &planned.namespace);
     let (step, conflicts) = match patch(conn, &api, planned, opts, versions, progress).await? {
-        Patched::Done(step, conflicts) => (step, conflicts),
+        Patched::Done(step, conflicts) => (*step, conflicts),
         Patched::AlreadyThere(assigned, conflicts) => {
             return Ok(Outcome::Done {
                 assigned,
@@ -422,7 +465,7 @@ async fn apply_step(
 }
 
 enum Patched {
-    Done(Step, u32),
+    Done(Box<Step>, u32),
     /// After a 409, the fresh Service already was where the step wanted it.
     AlreadyThere(Vec<IpAddr>, u32),
 }
@@ -446,7 +489,7 @@ async fn patch(
         .or(step.resource_version.clone());
     loop {
         if step.is_noop_patch() {
-            return Ok(Patched::Done(step, conflicts));
+            return Ok(Patched::Done(Box::new(step), conflicts));
         }
         let body = step.merge_patch(rv.as_deref());
         match api
@@ -457,7 +500,7 @@ async fn patch(
                 if let Some(v) = svc.metadata.resource_version {
                     versions.insert(step.key(), v);
                 }
-                return Ok(Patched::Done(step, conflicts));
+                return Ok(Patched::Done(Box::new(step), conflicts));
             }
             Err(e) => {
                 let err = conn.error(e, patch_op());
@@ -480,7 +523,7 @@ async fn patch(
                 })?;
                 let fresh = ObservedService::from_k8s(&fresh);
                 rv = fresh.resource_version.clone();
-                match step.rebase(&fresh, opts.prefix) {
+                match step.rebase(&fresh, &opts.style) {
                     Some(s) => step = s,
                     None => return Ok(Patched::AlreadyThere(fresh.assigned, conflicts)),
                 }
@@ -532,7 +575,7 @@ async fn revert(
         return Err((true, lost()));
     }
     // Whatever MetalLB's reason, the Service gets its old IP back rather than none.
-    let back = plan::revert_step(step, current, opts.prefix);
+    let back = plan::revert_step(step, current, &opts.style);
     progress(Progress::Reverting { step: &back });
     let reverted = match patch(conn, api, &back, opts, versions, progress).await {
         Ok(Patched::Done(s, _)) => matches!(

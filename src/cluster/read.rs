@@ -26,9 +26,11 @@ pub const PAGE_SIZE: u32 = 500;
 #[derive(Debug, Clone, Default)]
 pub struct ObserveOptions {
     pub scope: Scope,
-    /// The class MetalLB runs with (registry `provider.loadBalancerClass`): it decides which
-    /// LoadBalancers are MetalLB's ([`Observed::class_mismatch`]).
+    /// The class the load balancer answers for (registry `provider.loadBalancerClass`): it
+    /// decides which LoadBalancers are its own ([`Observed::class_mismatch`]).
     pub metallb_class: Option<String>,
+    /// The registry's load balancer(s): how requests are read.
+    pub providers: Vec<crate::provider::ProviderKind>,
     /// Read Services in every namespace even when the scope names some, so a command that
     /// moves IPs sees who holds them elsewhere (apply, reassign).
     pub all_services: bool,
@@ -47,12 +49,14 @@ pub struct ObserveOptions {
 }
 
 impl ObserveOptions {
-    /// Services in `scope` and nothing else, for a MetalLB run with `metallb_class` (the
-    /// registry's `provider.loadBalancerClass`); add reads with the builder methods.
-    pub fn new(scope: Scope, metallb_class: Option<String>) -> ObserveOptions {
+    /// Services in `scope` and nothing else, read for the registry's load balancer(s) and
+    /// class (`provider.kind`, `provider.loadBalancerClass`); add reads with the builder
+    /// methods.
+    pub fn new(scope: Scope, registry: &crate::registry::Registry) -> ObserveOptions {
         ObserveOptions {
             scope,
-            metallb_class,
+            metallb_class: registry.load_balancer_class.clone(),
+            providers: registry.providers.clone(),
             ..Default::default()
         }
     }
@@ -204,6 +208,9 @@ pub async fn observe(conn: &Connection, opts: &ObserveOptions) -> Result<Observe
         services(conn, &opts.scope, opts.all_services).await?,
     );
     observed.metallb_class = opts.metallb_class.clone();
+    if !opts.providers.is_empty() {
+        observed.providers = opts.providers.clone();
+    }
     if opts.pools {
         let ar = metallb_resource("IPAddressPool", "ipaddresspools");
         let pools = list(

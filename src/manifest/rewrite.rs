@@ -8,10 +8,8 @@
 use super::resolve::Value;
 use super::syntax::Doc;
 use crate::diagnostic::{Finding, Severity};
-use crate::metallb::{self, KeyKind, Prefix, Suffix};
+use crate::provider::{KeyRole, ProviderKind, pins};
 use crate::registry::{Entry, Registry};
-use std::collections::BTreeSet;
-use std::net::IpAddr;
 
 /// What to do with a LoadBalancer Service that has no registry entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -124,7 +122,8 @@ pub fn decide(
     let mut d = Decision::default();
     let is_lb = view.service_type == "LoadBalancer";
     // The one rule for "is this Service MetalLB's" (the cluster faces use it too).
-    let not_metallbs = metallb::class_mismatch(
+    let not_metallbs = crate::provider::class_mismatch(
+        &registry.providers,
         view.load_balancer_class.as_deref(),
         registry.load_balancer_class.as_deref(),
     );
@@ -181,10 +180,15 @@ pub fn decide(
             ),
         );
     }
-    pin(view, registry.prefix, entry, &mut d);
+    pin(view, registry, entry, &mut d);
     if let Some(why) = not_metallbs {
         // The face puts `Service ns/name (document)` in front, like every warning here.
-        let mut f = metallb::foreign_class_finding(Severity::Warning, "", &why);
+        let mut f = crate::provider::foreign_class_finding(
+            &registry.providers,
+            Severity::Warning,
+            "",
+            &why,
+        );
         f.message = f.message.trim_start().to_string();
         d.warnings.push(f);
     }
@@ -202,130 +206,177 @@ impl Decision {
     }
 }
 
-/// The pin for a registered Service: write the registry's annotations, remove everything
-/// that would make MetalLB read a different request, ignore the pin, or reject the Service.
-fn pin(view: &ServiceView, prefix: Prefix, entry: &Entry, d: &mut Decision) {
-    let ips = entry.ip_values();
-    let wanted_ips = metallb::format_ip_list(&ips);
-    let wanted_set: BTreeSet<IpAddr> = ips.iter().copied().collect();
-    let ips_key = prefix.load_balancer_ips();
-    let shared_key_key = prefix.allow_shared_ip();
-    let mut has_ips = false;
-    let mut has_shared = false;
-    for (key, value) in &view.annotations {
-        match metallb::classify(key) {
-            Some(KeyKind::Exact(p, Suffix::LoadBalancerIps)) if p == prefix => {
-                has_ips = true;
-                let same = metallb::parse_ip_list(value)
-                    .map(|v| v.into_iter().collect::<BTreeSet<_>>() == wanted_set)
-                    .unwrap_or(false);
-                if !same {
-                    d.warnings.push(Finding::warning(
-                        "pin-overridden",
-                        format!("the chart pins `{key}: {value}`; the registry entry `{}` says {wanted_ips}, which wins", entry.id()),
-                    ).hint("drop the IP from the chart's values; the registry is the single source of truth"));
-                    d.push(
-                        Edit::SetAnnotation {
-                            key: key.clone(),
-                            value: wanted_ips.clone(),
-                        },
-                        format!("set annotation {key}: {wanted_ips} (was {value})"),
-                    );
-                }
-            }
-            Some(KeyKind::Exact(p, Suffix::AllowSharedIp)) if p == prefix => {
-                has_shared = true;
-                match entry.shared_key() {
-                    Some(k) if k == value => {}
-                    Some(k) => {
-                        d.warnings.push(Finding::warning(
-                            "shared-key-overridden",
-                            format!("the chart sets `{key}: {value}`; the registry entry `{}` says `{k}`, which wins", entry.id()),
-                        ));
-                        d.push(
-                            Edit::SetAnnotation {
-                                key: key.clone(),
-                                value: k.to_string(),
-                            },
-                            format!("set annotation {key}: {k} (was {value})"),
-                        );
-                    }
-                    None => {
-                        d.warnings.push(Finding::warning(
-                            "shared-key-removed",
-                            format!("removed `{key}: {value}`: the registry entry `{}` has no sharedKey, so its IP is not shared", entry.id()),
-                        ).hint("add `sharedKey` to the registry entry if the IP really is shared"));
-                        d.push(
-                            Edit::RemoveAnnotation { key: key.clone() },
-                            format!("remove annotation {key} (was {value})"),
-                        );
-                    }
-                }
-            }
-            Some(KeyKind::Exact(p, s @ (Suffix::LoadBalancerIps | Suffix::AllowSharedIp))) => {
-                d.warnings.push(Finding::warning(
-                    "other-prefix-removed",
-                    format!("removed `{key}: {value}`: the registry pins with the `{prefix}` prefix, and a second `{}` key under `{p}` could be read instead by another MetalLB version", s.as_str()),
-                ));
-                d.push(
-                    Edit::RemoveAnnotation { key: key.clone() },
-                    format!("remove annotation {key} (was {value})"),
-                );
-            }
-            Some(KeyKind::Exact(_, Suffix::AddressPool)) => {
-                d.warnings.push(Finding::warning(
-                    "address-pool-removed",
-                    format!("removed `{key}: {value}`: the pinned IP already chooses the pool, and MetalLB rejects the Service when the pool does not hold that IP"),
-                ));
-                d.push(
-                    Edit::RemoveAnnotation { key: key.clone() },
-                    format!("remove annotation {key} (was {value})"),
-                );
-            }
-            Some(KeyKind::Exact(_, Suffix::IpAllocatedFromPool)) | None => {}
-            Some(KeyKind::Misspelled { meant }) => {
-                let right = format!("{prefix}/{}", meant.as_str());
-                d.warnings.push(Finding::warning(
-                    "misspelled-annotation",
-                    format!("removed `{key}: {value}`: no MetalLB release reads this key (the real one is `{right}`)"),
-                ).hint("fix the chart's values so they no longer set it"));
-                d.push(
-                    Edit::RemoveAnnotation { key: key.clone() },
-                    format!("remove annotation {key} (was {value}; misspelled)"),
-                );
-            }
-        }
+/// The pin for a registered Service: the registry's annotations for its load balancer(s),
+/// and every key that would make one of them read a different request, ignore the pin, or
+/// reject the Service removed, each with a warning ([`pins::pin_changes`], the decision the
+/// cluster plan makes too).
+fn pin(view: &ServiceView, registry: &Registry, entry: &Entry, d: &mut Decision) {
+    let style = registry.pin_style();
+    let changes = pins::pin_changes(
+        &style,
+        &registry.want_of(entry),
+        &view.annotations,
+        view.load_balancer_ip.as_deref(),
+    );
+    let id = entry.id();
+    let title = |p: ProviderKind| p.title();
+    // Overridden values first, in the Service's order, then removals, spec, new keys.
+    for s in changes.set.iter().filter(|s| s.was.is_some()) {
+        let (key, value, was) = (&s.key, &s.value, s.was.as_deref().unwrap_or(""));
+        let (code, message) = match s.role {
+            KeyRole::Pin => (
+                "pin-overridden",
+                format!(
+                    "the chart pins `{key}: {was}`; the registry entry `{id}` says {value}, which wins"
+                ),
+            ),
+            _ => (
+                "shared-key-overridden",
+                format!(
+                    "the chart sets `{key}: {was}`; the registry entry `{id}` says `{value}`, which wins"
+                ),
+            ),
+        };
+        let w = Finding::warning(code, message);
+        d.warnings.push(match s.role {
+            KeyRole::Pin => w.hint(
+                "drop the IP from the chart's values; the registry is the single source of truth",
+            ),
+            _ => w,
+        });
+        d.push(
+            Edit::SetAnnotation {
+                key: key.clone(),
+                value: value.clone(),
+            },
+            format!("set annotation {key}: {value} (was {was})"),
+        );
     }
-    if let Some(ip) = &view.load_balancer_ip {
+    for r in &changes.remove {
+        let (key, was) = (&r.key, &r.was);
+        let (code, message, hint) = match &r.why {
+            pins::Why::NotShared => (
+                "shared-key-removed",
+                format!(
+                    "removed `{key}: {was}`: the registry entry `{id}` has no sharedKey, so its IP is not shared"
+                ),
+                Some(
+                    "add `sharedKey` to the registry entry if the IP really is shared".to_string(),
+                ),
+            ),
+            pins::Why::OtherSpelling { instead, .. } if r.provider == ProviderKind::Metallb => (
+                "other-prefix-removed",
+                format!(
+                    "removed `{key}: {was}`: the registry pins with the `{}` prefix, and a second `{}` key under `{}` could be read instead by another MetalLB version",
+                    style.prefix,
+                    instead.split_once('/').map_or(instead.as_str(), |(_, s)| s),
+                    key.split_once('/').map_or("", |(p, _)| p),
+                ),
+                None,
+            ),
+            pins::Why::OtherSpelling { instead, .. } => (
+                "other-spelling-removed",
+                format!(
+                    "removed `{key}: {was}`: lbip writes {}'s key as `{instead}`, and a second spelling could be read instead",
+                    title(r.provider)
+                ),
+                None,
+            ),
+            pins::Why::PoolSelect if r.provider == ProviderKind::Metallb => (
+                "address-pool-removed",
+                format!(
+                    "removed `{key}: {was}`: the pinned IP already chooses the pool, and MetalLB rejects the Service when the pool does not hold that IP"
+                ),
+                None,
+            ),
+            pins::Why::PoolSelect => (
+                "pool-select-removed",
+                format!(
+                    "removed `{key}: {was}`: the pinned IP already chooses the pool, and {} ignores or refuses a pool choice next to it",
+                    title(r.provider)
+                ),
+                None,
+            ),
+            pins::Why::Foreign { .. } => (
+                "foreign-provider-key-removed",
+                format!(
+                    "removed `{key}: {was}`: a {} key, and the registry's load balancer is {}",
+                    title(r.provider),
+                    providers_text(&style.providers)
+                ),
+                Some(format!(
+                    "stop setting it in the chart's values (during a switch-over, list both load balancers in provider.kind: [{}, {}])",
+                    style.providers[0], r.provider
+                )),
+            ),
+            pins::Why::Misspelled { meant } => (
+                "misspelled-annotation",
+                format!(
+                    "removed `{key}: {was}`: no {} release reads this key (the real one is `{meant}`)",
+                    title(r.provider)
+                ),
+                Some("fix the chart's values so they no longer set it".to_string()),
+            ),
+        };
+        let w = Finding::warning(code, message);
+        d.warnings.push(match hint {
+            Some(h) => w.hint(h),
+            None => w,
+        });
+        let note = match &r.why {
+            pins::Why::Misspelled { .. } => "; misspelled",
+            _ => "",
+        };
+        d.push(
+            Edit::RemoveAnnotation { key: key.clone() },
+            format!("remove annotation {key} (was {was}{note})"),
+        );
+    }
+    if let Some(ip) = &changes.clear_spec_ip {
         if !ip.trim().is_empty() {
-            d.warnings.push(Finding::warning(
-                "spec-load-balancer-ip-removed",
-                format!("removed `spec.loadBalancerIP: {ip}`: MetalLB rejects a Service that has both it and `{ips_key}`, even when they are equal"),
-            ).hint("stop setting loadBalancerIP in the chart's values; the registry pins the IP"));
+            let why = match style.providers[0] {
+                ProviderKind::Metallb => format!(
+                    "MetalLB rejects a Service that has both it and `{}`, even when they are equal",
+                    style.prefix.load_balancer_ips()
+                ),
+                ProviderKind::Cilium => {
+                    "Cilium LB IPAM adds it to the annotation's addresses, so it would be requested too".to_string()
+                }
+                p => format!("{} reads its annotation instead, so it only misleads", p.title()),
+            };
+            d.warnings.push(
+                Finding::warning(
+                    "spec-load-balancer-ip-removed",
+                    format!("removed `spec.loadBalancerIP: {ip}`: {why}"),
+                )
+                .hint(
+                    "stop setting loadBalancerIP in the chart's values; the registry pins the IP",
+                ),
+            );
         }
         d.push(
             Edit::RemoveLoadBalancerIp,
             format!("remove spec.loadBalancerIP (was {ip:?})"),
         );
     }
-    if !has_ips {
+    for s in changes.set.iter().filter(|s| s.was.is_none()) {
         d.push(
             Edit::SetAnnotation {
-                key: ips_key.clone(),
-                value: wanted_ips.clone(),
+                key: s.key.clone(),
+                value: s.value.clone(),
             },
-            format!("set annotation {ips_key}: {wanted_ips}"),
+            format!("set annotation {}: {}", s.key, s.value),
         );
     }
-    if let (Some(k), false) = (entry.shared_key(), has_shared) {
-        d.push(
-            Edit::SetAnnotation {
-                key: shared_key_key.clone(),
-                value: k.to_string(),
-            },
-            format!("set annotation {shared_key_key}: {k}"),
-        );
-    }
+}
+
+/// `MetalLB`, or `MetalLB and Cilium LB IPAM` during a switch-over.
+fn providers_text(kinds: &[ProviderKind]) -> String {
+    kinds
+        .iter()
+        .map(|k| k.title())
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Reads what a resolved Service manifest says. Errors are messages about its shape.

@@ -3,7 +3,9 @@
 
 use super::observed::{Observed, ObservedService, sorted};
 use crate::diagnostic::{Finding, Severity};
-use crate::metallb::{self, KeyKind, Prefix, Reader, Request, Suffix};
+use crate::metallb::{self, Prefix};
+use crate::provider::pins::PinStyle;
+use crate::provider::{KeyRole, ProviderKind, Reader, Request, Want};
 use crate::registry::{Entry, PinBy, Registry};
 use serde::Serialize;
 use std::fmt;
@@ -119,6 +121,7 @@ pub mod codes {
     pub const MISSING_SERVICE: &str = "missing-service";
     pub const FOREIGN_CLASS: &str = "foreign-load-balancer-class";
     pub const MISSING_SHARED_KEY: &str = "missing-shared-key";
+    pub const FOREIGN_PROVIDER_KEY: &str = "foreign-provider-key";
     pub const STOLEN_ACROSS_CLUSTERS: &str = "stolen-across-clusters";
     pub const CONFLICT_ACROSS_CLUSTERS: &str = "conflict-across-clusters";
 }
@@ -132,29 +135,77 @@ pub(crate) fn ips_text(ips: &[IpAddr]) -> String {
 }
 
 /// Problems with how a Service's MetalLB keys are written, whatever its IP.
-pub fn key_findings(svc: &ObservedService, prefix: Prefix, reader: Reader) -> Vec<Finding> {
+pub fn key_findings(svc: &ObservedService, style: &PinStyle, reader: Reader) -> Vec<Finding> {
     let mut out = Vec::new();
     let who = svc.key();
-    let wanted = prefix.load_balancer_ips();
+    let prefix = style.prefix;
+    let primary = reader.kind;
+    let title = primary.title();
+    let wanted = primary
+        .provider()
+        .pin_annotations(&Want::default(), prefix)
+        .into_iter()
+        .next()
+        .map(|(k, _)| k)
+        .unwrap_or_default();
     for key in svc.annotations.keys() {
-        match metallb::classify(key) {
-            Some(KeyKind::Misspelled { meant }) => {
-                let meant = format!("{}/{}", prefix.as_str(), meant.as_str());
+        let Some((p, role)) = crate::provider::classify_any(key) else {
+            continue;
+        };
+        let ours = style.providers.contains(&p);
+        match role {
+            KeyRole::Misspelled { meant } => {
+                let meant = match p {
+                    ProviderKind::Metallb => {
+                        meant.replacen(Prefix::default().as_str(), prefix.as_str(), 1)
+                    }
+                    _ => meant,
+                };
                 out.push(
                     Finding::error(
                         codes::MISSPELLED_ANNOTATION,
-                        format!("{who}: annotation `{key}` is not a key MetalLB reads; it is silently ignored"),
+                        format!(
+                            "{who}: annotation `{key}` is not a key {} reads; it is silently ignored",
+                            p.title()
+                        ),
                     )
                     .hint(format!("did you mean `{meant}`? `kubectl lbip apply` rewrites it")),
                 );
             }
-            Some(KeyKind::Exact(p, Suffix::LoadBalancerIps)) if p != prefix => {
-                let read = !matches!((p, reader), (Prefix::MetallbIo, Reader::UniverseTfOnly));
-                let finding = if p == Prefix::UniverseTf && read {
+            KeyRole::Pin | KeyRole::Sharing | KeyRole::PoolSelect if !ours => out.push(
+                Finding::warning(
+                    codes::FOREIGN_PROVIDER_KEY,
+                    format!(
+                        "{who}: annotation `{key}` is {}'s, and the registry's load balancer is {}: it is ignored here",
+                        p.title(),
+                        style
+                            .providers
+                            .iter()
+                            .map(|k| k.title())
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                )
+                .hint("`kubectl lbip apply` removes it (during a switch-over, list both in provider.kind)"),
+            ),
+            KeyRole::Pin if p == ProviderKind::Metallb => {
+                // MetalLB's two prefixes: which one the running release reads.
+                let Some(metallb::KeyKind::Exact(kp, _)) = metallb::classify(key) else {
+                    continue;
+                };
+                if kp == prefix {
+                    continue;
+                }
+                let mlb_wanted = prefix.load_balancer_ips();
+                let read = !matches!(
+                    (kp, reader.metallb),
+                    (Prefix::MetallbIo, metallb::Reader::UniverseTfOnly)
+                );
+                let finding = if kp == Prefix::UniverseTf && read {
                     Finding::warning(
                         codes::DEPRECATED_ANNOTATION,
                         format!(
-                            "{who}: annotation `{key}` is deprecated (MetalLB >= 0.14.9 reads `{wanted}`)"
+                            "{who}: annotation `{key}` is deprecated (MetalLB >= 0.14.9 reads `{mlb_wanted}`)"
                         ),
                     )
                 } else if read {
@@ -169,45 +220,63 @@ pub fn key_findings(svc: &ObservedService, prefix: Prefix, reader: Reader) -> Ve
                     Finding::error(
                         codes::WRONG_PREFIX,
                         format!(
-                            "{who}: annotation `{key}` is ignored by this MetalLB (older than 0.14.9 reads only `{wanted}`)"
+                            "{who}: annotation `{key}` is ignored by this MetalLB (older than 0.14.9 reads only `{mlb_wanted}`)"
                         ),
                     )
                 };
-                out.push(finding.hint(format!("use `{wanted}`; `kubectl lbip apply` rewrites it")));
+                out.push(
+                    finding.hint(format!("use `{mlb_wanted}`; `kubectl lbip apply` rewrites it")),
+                );
             }
             _ => {}
         }
     }
     if let Some(ip) = &svc.spec_load_balancer_ip {
-        let has_annotation = Prefix::ALL
-            .iter()
-            .any(|p| svc.annotations.contains_key(&p.load_balancer_ips()));
-        if has_annotation {
-            out.push(
+        let has_annotation = svc
+            .annotations
+            .keys()
+            .any(|k| matches!(primary.provider().classify(k), Some(KeyRole::Pin)));
+        match (primary, has_annotation) {
+            (ProviderKind::Metallb, true) => out.push(
                 Finding::error(
                     codes::ANNOTATION_AND_SPEC,
                     format!("{who}: has both a loadBalancerIPs annotation and spec.loadBalancerIP ({ip}); MetalLB rejects the Service even when they agree"),
                 )
                 .hint("remove spec.loadBalancerIP; `kubectl lbip apply` does"),
-            );
-        } else {
-            out.push(
+            ),
+            (ProviderKind::Cilium, true) => out.push(
+                Finding::warning(
+                    codes::ANNOTATION_AND_SPEC,
+                    format!("{who}: has both an IP annotation and spec.loadBalancerIP ({ip}); Cilium LB IPAM requests both"),
+                )
+                .hint("remove spec.loadBalancerIP; `kubectl lbip apply` does"),
+            ),
+            (_, true) => out.push(
+                Finding::warning(
+                    codes::ANNOTATION_AND_SPEC,
+                    format!("{who}: has both `{wanted}` and spec.loadBalancerIP ({ip}); {title} reads the annotation, the spec field only misleads"),
+                )
+                .hint("remove spec.loadBalancerIP; `kubectl lbip apply` does"),
+            ),
+            (_, false) => out.push(
                 Finding::warning(
                     codes::DEPRECATED_SPEC_IP,
                     format!("{who}: requests {ip} through spec.loadBalancerIP, which Kubernetes deprecated"),
                 )
                 .hint(format!("use the `{wanted}` annotation; `kubectl lbip apply` moves it")),
-            );
+            ),
         }
     }
-    let reported = out.iter().any(|f| f.code == codes::ANNOTATION_AND_SPEC);
+    let reported = out
+        .iter()
+        .any(|f| f.code == codes::ANNOTATION_AND_SPEC && f.is_error());
     if let Request::Invalid(why) = svc.request(reader)
         && !reported
     {
         out.push(
             Finding::error(
                 codes::INVALID_REQUEST,
-                format!("{who}: MetalLB rejects the request: {why}"),
+                format!("{who}: {title} rejects the request: {why}"),
             )
             .hint("fix the value; `kubectl lbip apply` writes the registry's IP"),
         );
@@ -301,7 +370,7 @@ fn service_row(
         Request::Ips { ips, source } => (sorted(ips), Some(source)),
         _ => (Vec::new(), None),
     };
-    let mut findings = key_findings(svc, registry.prefix, reader);
+    let mut findings = key_findings(svc, &registry.pin_style(), reader);
     let mut states = Vec::new();
     if !findings.is_empty() {
         states.push(State::Misconfigured);
@@ -412,8 +481,13 @@ fn service_row(
             if let Some(why) = observed.class_mismatch(svc) {
                 states.push(State::Misconfigured);
                 findings.push(
-                    metallb::foreign_class_finding(Severity::Error, &format!("{who}:"), &why)
-                        .for_id(e.id()),
+                    crate::provider::foreign_class_finding(
+                        &registry.providers,
+                        Severity::Error,
+                        &format!("{who}:"),
+                        &why,
+                    )
+                    .for_id(e.id()),
                 );
             }
             if let Some(key) = e.shared_key() {

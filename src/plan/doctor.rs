@@ -39,7 +39,7 @@ pub fn doctor(registry: &Registry, observed: &Observed) -> Vec<Finding> {
         .filter(|s| observed.scope.includes_service(s))
     {
         out.extend(
-            key_findings(svc, registry.prefix, reader)
+            key_findings(svc, &registry.pin_style(), reader)
                 .into_iter()
                 .filter(|f| f.code == codes::ANNOTATION_AND_SPEC),
         );

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 /// Registry YAML for the observed cluster.
 pub fn import(observed: &Observed) -> String {
-    let prefix = match observed.reader() {
+    let prefix = match observed.reader().metallb {
         Reader::UniverseTfOnly => Prefix::UniverseTf,
         Reader::Current => Prefix::MetallbIo,
     };

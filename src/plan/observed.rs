@@ -4,7 +4,8 @@
 //! (analysis, planning, doctor, import) is a pure function of it, so it is tested without a
 //! cluster and reused by the Ansible module.
 
-use crate::metallb::{self, Reader};
+use crate::metallb;
+use crate::provider::Reader;
 use k8s_openapi::api::core::v1::{Event, Service};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,8 +100,8 @@ impl ObservedService {
         self.service_type == "LoadBalancer"
     }
     /// What MetalLB will actually request for this Service.
-    pub fn request(&self, reader: Reader) -> metallb::Request {
-        metallb::effective_request(
+    pub fn request(&self, reader: Reader) -> crate::provider::Request {
+        reader.kind.provider().request(
             &self.annotations,
             self.spec_load_balancer_ip.as_deref(),
             reader,
@@ -109,7 +110,7 @@ impl ObservedService {
     /// The requested IPs (empty when nothing, or nothing valid, is requested).
     pub fn requested_ips(&self, reader: Reader) -> Vec<IpAddr> {
         match self.request(reader) {
-            metallb::Request::Ips { ips, .. } => sorted(ips),
+            crate::provider::Request::Ips { ips, .. } => sorted(ips),
             _ => Vec::new(),
         }
     }
@@ -380,9 +381,11 @@ impl LabelSelector {
 #[derive(Debug, Clone, Serialize)]
 pub struct Observed {
     pub scope: Scope,
-    /// The `spec.loadBalancerClass` MetalLB runs with (registry `provider.loadBalancerClass`,
-    /// MetalLB's `--lb-class`); `None`: it runs without one.
+    /// The `spec.loadBalancerClass` the load balancer answers for (registry
+    /// `provider.loadBalancerClass`, e.g. MetalLB's `--lb-class`); `None`: its default.
     pub metallb_class: Option<String>,
+    /// The registry's load balancer(s) (`provider.kind`); the first hands addresses out.
+    pub providers: Vec<crate::provider::ProviderKind>,
     /// Every Service read (LoadBalancer or not); may cover more than `scope` so that
     /// squatters in other namespaces are seen, but only Services in scope are changed.
     pub services: Vec<ObservedService>,
@@ -418,6 +421,7 @@ impl Observed {
         Observed {
             scope,
             metallb_class: None,
+            providers: vec![crate::provider::ProviderKind::default()],
             services,
             pools: None,
             pools_unreadable: None,
@@ -447,7 +451,8 @@ impl Observed {
     }
     /// Why MetalLB does not handle `svc` because of its class, or `None` when it does.
     pub fn class_mismatch(&self, svc: &ObservedService) -> Option<String> {
-        crate::metallb::class_mismatch(
+        crate::provider::class_mismatch(
+            &self.providers,
             svc.load_balancer_class.as_deref(),
             self.metallb_class.as_deref(),
         )
@@ -457,14 +462,19 @@ impl Observed {
             .iter()
             .find(|s| s.namespace == namespace && s.name == name)
     }
-    /// The MetalLB reader to interpret annotations with: from the controller's version when
-    /// known, else the current one (which reads both prefixes).
+    /// How to read Services' requests: as the registry's (first) load balancer does, and for
+    /// MetalLB as the controller's version does when known, else the current release (which
+    /// reads both prefixes).
     pub fn reader(&self) -> Reader {
-        self.metallb
-            .as_ref()
-            .and_then(|m| m.version.as_deref())
-            .and_then(Reader::for_version)
-            .unwrap_or(Reader::Current)
+        Reader {
+            kind: self.providers.first().copied().unwrap_or_default(),
+            metallb: self
+                .metallb
+                .as_ref()
+                .and_then(|m| m.version.as_deref())
+                .and_then(metallb::Reader::for_version)
+                .unwrap_or(metallb::Reader::Current),
+        }
     }
     /// Every IP some LoadBalancer Service holds or requests, here or (held) in another
     /// cluster of the registry: none of them is free for a scratch or evict address.

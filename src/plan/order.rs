@@ -8,7 +8,8 @@
 
 use super::analyze::ips_text;
 use super::observed::{Observed, ObservedService, sorted};
-use crate::metallb::{self, KeyKind, Prefix, Suffix};
+use crate::provider::Want;
+use crate::provider::pins::{self, PinStyle};
 use crate::registry::{PinBy, Registry};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +82,9 @@ pub struct Step {
     pub resource_version: Option<String>,
     /// Why, in words.
     pub reason: String,
+    /// What the pin says (to rebuild the step against a fresh copy of the Service).
+    #[serde(skip)]
+    pub want: Want,
 }
 
 impl Step {
@@ -116,17 +120,8 @@ impl Step {
     }
     /// The same step recomputed against a fresh copy of the Service (after a 409): same
     /// target, keys to remove taken from the fresh object. `None` when nothing is left to do.
-    pub fn rebase(&self, fresh: &ObservedService, prefix: Prefix) -> Option<Step> {
-        // A sharing key this step writes is written again.
-        let shared_key = self.set_annotations.get(&prefix.allow_shared_ip());
-        let step = build_step(
-            fresh,
-            &self.to,
-            self.action,
-            prefix,
-            shared_key.map(String::as_str),
-            self.reason.clone(),
-        );
+    pub fn rebase(&self, fresh: &ObservedService, style: &PinStyle) -> Option<Step> {
+        let step = build_step(fresh, &self.want, self.action, style, self.reason.clone());
         if step.is_noop_patch() && fresh.assigned == self.to {
             return None;
         }
@@ -140,14 +135,16 @@ impl Step {
 /// The step that moves `step`'s Service back to the IPs it had before `step` (`step.from`),
 /// built against its current object: used when MetalLB took its IP away because the target
 /// was taken meanwhile, so that it gets its old address back instead of staying without one.
-pub fn revert_step(step: &Step, fresh: &ObservedService, prefix: Prefix) -> Step {
-    let shared_key = step.set_annotations.get(&prefix.allow_shared_ip());
+pub fn revert_step(step: &Step, fresh: &ObservedService, style: &PinStyle) -> Step {
+    let want = Want {
+        ips: step.from.clone(),
+        ..step.want.clone()
+    };
     let mut back = build_step(
         fresh,
-        &step.from,
+        &want,
         Action::Pin,
-        prefix,
-        shared_key.map(String::as_str),
+        style,
         format!(
             "back to {}: {} was taken meanwhile",
             ips_text(&step.from),
@@ -180,54 +177,40 @@ impl Plan {
     }
 }
 
-/// The patch that makes `svc` request exactly `to` with the registry's prefix, removing
-/// every other key MetalLB might read instead.
+/// The patch that makes `svc` request exactly `want` from the registry's load balancer(s),
+/// removing every other key one of them might read instead ([`pins::pin_changes`], the
+/// decision the post-renderer makes too).
 fn build_step(
     svc: &ObservedService,
-    to: &[IpAddr],
+    want: &Want,
     action: Action,
-    prefix: Prefix,
-    shared_key: Option<&str>,
+    style: &PinStyle,
     reason: String,
 ) -> Step {
-    let wanted_key = prefix.load_balancer_ips();
-    let value = metallb::format_ip_list(to);
-    let mut set = BTreeMap::new();
-    if svc.annotations.get(&wanted_key) != Some(&value) {
-        set.insert(wanted_key.clone(), value);
-    }
-    let share_key = prefix.allow_shared_ip();
-    if let Some(key) = shared_key
-        && svc.annotations.get(&share_key).map(String::as_str) != Some(key)
-    {
-        set.insert(share_key.clone(), key.to_string());
-    }
-    let remove: Vec<String> = svc
+    let annotations: Vec<(String, String)> = svc
         .annotations
-        .keys()
-        .filter(|k| **k != wanted_key)
-        // Other-prefix IP requests, and every misspelled MetalLB key (never read by MetalLB,
-        // and the analysis reports them until they are gone).
-        .filter(|k| {
-            matches!(
-                metallb::classify(k),
-                Some(KeyKind::Exact(_, Suffix::LoadBalancerIps)) | Some(KeyKind::Misspelled { .. })
-            )
-        })
-        .cloned()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let clear_spec_ip = svc.spec_load_balancer_ip.is_some();
+    let changes = pins::pin_changes(
+        style,
+        want,
+        &annotations,
+        svc.spec_load_balancer_ip.as_deref(),
+    );
+    let to = want.ips.clone();
     let mut step = Step {
         namespace: svc.namespace.clone(),
         name: svc.name.clone(),
         action,
         from: svc.assigned.clone(),
-        to: to.to_vec(),
-        set_annotations: set,
-        remove_annotations: remove,
-        clear_spec_ip,
+        to: to.clone(),
+        set_annotations: changes.set.into_iter().map(|s| (s.key, s.value)).collect(),
+        remove_annotations: changes.remove.into_iter().map(|r| r.key).collect(),
+        clear_spec_ip: changes.clear_spec_ip.is_some(),
         resource_version: svc.resource_version.clone(),
         reason,
+        want: want.clone(),
     };
     if step.is_noop_patch() && action == Action::Pin {
         step.action = Action::Wait;
@@ -301,7 +284,7 @@ pub fn target_holders(registry: &Registry, observed: &Observed, step: &Step) -> 
 /// Computes the ordered steps that bring every Service in scope to the registry.
 pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> Plan {
     let reader = observed.reader();
-    let prefix = registry.prefix;
+    let style = registry.pin_style();
     let mut sim = Sim {
         services: BTreeMap::new(),
         assigned: BTreeMap::new(),
@@ -313,12 +296,26 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
         sim.requested.insert(key.clone(), s.requested_ips(reader));
         sim.services.insert(key, s);
     }
-    // The sharing key the registry gives a Service (only reassign's override drops it).
-    let shared_key = |key: &Key| -> Option<&str> {
-        if options.overrides.contains_key(key) {
-            return None;
+    // What a Service's pin says at `ips`: its entry's sharing (only reassign's override
+    // drops it).
+    let want_for = |key: &Key, ips: &[IpAddr]| -> Want {
+        let entry = registry
+            .lookup(&key.0, &key.1)
+            .filter(|_| !options.overrides.contains_key(key));
+        match entry {
+            Some(e) => Want {
+                ips: ips.to_vec(),
+                ..registry.want_of(e)
+            },
+            None => Want {
+                ips: ips.to_vec(),
+                ..Want::default()
+            },
         }
-        registry.lookup(&key.0, &key.1).and_then(|e| e.shared_key())
+    };
+    let bare = |ips: &[IpAddr]| Want {
+        ips: ips.to_vec(),
+        ..Want::default()
     };
     let mut uncovered = Vec::new();
     // Desired targets for Services lbip may change.
@@ -343,10 +340,9 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             || svc.requested_ips(reader) != target
             || !build_step(
                 svc,
-                &target,
+                &want_for(key, &target),
                 Action::Pin,
-                prefix,
-                shared_key(key),
+                &style,
                 String::new(),
             )
             .is_noop_patch();
@@ -444,7 +440,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                     ips_text(&foreign),
                     owner.qualified_name()
                 );
-                let mut step = build_step(svc, &to, Action::Evict, prefix, None, reason);
+                let mut step = build_step(svc, &bare(&to), Action::Evict, &style, reason);
                 step.from = sim.assigned[key].clone();
                 plan.steps.push(step);
             }
@@ -485,18 +481,18 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
             } else {
                 format!("registry says {}", ips_text(&to))
             };
-            let mut step = build_step(svc, &to, Action::Pin, prefix, shared_key(&key), reason);
+            let want = want_for(&key, &to);
+            let mut step = build_step(svc, &want, Action::Pin, &style, reason);
             step.from = sim.assigned[&key].clone();
             if parked.contains(&key) {
-                // The parking step already wrote our keys; only the value changes now.
+                // The parking step already wrote our keys; only the values change now.
                 step.remove_annotations.clear();
                 step.clear_spec_ip = false;
-                step.set_annotations =
-                    BTreeMap::from([(prefix.load_balancer_ips(), metallb::format_ip_list(&to))]);
-                if let Some(k) = shared_key(&key) {
-                    step.set_annotations
-                        .insert(prefix.allow_shared_ip(), k.to_string());
-                }
+                step.set_annotations = style
+                    .providers
+                    .iter()
+                    .flat_map(|k| k.provider().pin_annotations(&want, style.prefix))
+                    .collect();
                 step.action = Action::Pin;
             }
             sim.move_to(&key, &to);
@@ -568,7 +564,7 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                             key.1
                         )
                     };
-                    let mut step = build_step(holder, &to, Action::Evict, prefix, None, reason);
+                    let mut step = build_step(holder, &bare(&to), Action::Evict, &style, reason);
                     step.from = sim.assigned[&squatter].clone();
                     sim.move_to(&squatter, &to);
                     plan.steps.push(step);
@@ -608,10 +604,9 @@ pub fn plan(registry: &Registry, observed: &Observed, options: &PlanOptions) -> 
                 );
                 let mut step = build_step(
                     sim.services[&key],
-                    &to,
+                    &bare(&to),
                     Action::Scratch,
-                    prefix,
-                    None,
+                    &style,
                     reason,
                 );
                 step.from = sim.assigned[&key].clone();

@@ -105,6 +105,38 @@ impl Registry {
         self.blocks.iter().find(|b| b.name.value == name)
     }
 
+    /// How pins are written for this registry: its load balancer(s) and MetalLB's prefix.
+    pub fn pin_style(&self) -> crate::provider::pins::PinStyle {
+        crate::provider::pins::PinStyle {
+            providers: self.providers.clone(),
+            prefix: self.prefix,
+        }
+    }
+
+    /// What an entry's pin says: its addresses, its sharing key, and the namespaces of the
+    /// other entries sharing that key (Cilium shares across namespaces only when told).
+    pub fn want_of(&self, entry: &Entry) -> crate::provider::Want {
+        let share_namespaces = match entry.shared_key() {
+            None => Vec::new(),
+            Some(key) => {
+                let mut ns: Vec<String> = self
+                    .services
+                    .iter()
+                    .filter(|e| e.shared_key() == Some(key) && e.namespace() != entry.namespace())
+                    .map(|e| e.namespace().to_string())
+                    .collect();
+                ns.sort();
+                ns.dedup();
+                ns
+            }
+        };
+        crate::provider::Want {
+            ips: entry.ip_values(),
+            shared_key: entry.shared_key().map(str::to_string),
+            share_namespaces,
+        }
+    }
+
     /// The cluster named `name`.
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
         self.clusters.iter().find(|c| c.name() == name)

@@ -24,7 +24,7 @@ async fn check(
 ) -> ModuleResult {
     let registry = &target.registry;
     // The same reads as `kubectl lbip check`.
-    let read = ObserveOptions::new(cluster::scope(args), registry.load_balancer_class.clone())
+    let read = ObserveOptions::new(cluster::scope(args), registry)
         .pools()
         .events(true);
     let observed = match cluster::connect_and_observe(args, target, &read).await {

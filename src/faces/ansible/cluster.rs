@@ -6,7 +6,7 @@ use super::args::ModuleArgs;
 use super::result::{Diff, ModuleResult};
 use crate::cluster::{self, Connection, KubeOptions};
 use crate::diagnostic::did_you_mean;
-use crate::metallb::{self, KeyKind, Suffix};
+use crate::metallb;
 use crate::plan::{Observed, Scope, Step};
 use crate::registry::Registry;
 use std::collections::BTreeMap;
@@ -188,11 +188,11 @@ impl Shown {
 }
 
 fn shown_annotation(key: &str) -> bool {
-    match metallb::classify(key) {
-        Some(KeyKind::Exact(_, suffix)) => suffix != Suffix::IpAllocatedFromPool,
-        Some(KeyKind::Misspelled { .. }) => true,
-        None => false,
-    }
+    // Every key a load balancer reads (or a misspelling of one), not their own bookkeeping.
+    matches!(
+        crate::provider::classify_any(key),
+        Some((_, role)) if role != crate::provider::KeyRole::Output
+    )
 }
 
 fn ips_text(ips: &[std::net::IpAddr]) -> String {
@@ -318,6 +318,7 @@ mod tests {
             clear_spec_ip: false,
             resource_version: None,
             reason: String::new(),
+            want: Default::default(),
         }
     }
 

@@ -22,12 +22,11 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
 async fn pin(args: &ModuleArgs, target: &cluster::Target, selected: &[ServiceKey]) -> ModuleResult {
     let registry = &target.registry;
     // Like `kubectl lbip apply`: see who holds an address in every namespace; no events.
-    let read =
-        ObserveOptions::new(cluster::scope(args), registry.load_balancer_class.clone()).planning();
+    let read = ObserveOptions::new(cluster::scope(args), registry).planning();
     let apply_opts = ApplyOptions {
         timeout: args.timeout,
         conflict_retries: 3,
-        prefix: registry.prefix,
+        style: registry.pin_style(),
         wait_for_last: args.wait,
         replans: 3,
     };

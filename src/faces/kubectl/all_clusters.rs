@@ -20,7 +20,7 @@ pub async fn rows(ctx: &Ctx, events: bool) -> Result<Vec<ServiceStatus>, Failure
             .full
             .for_cluster(&name)
             .expect("a cluster of the registry");
-        let opts = ObserveOptions::new(ctx.scope.clone(), view.load_balancer_class.clone())
+        let opts = ObserveOptions::new(ctx.scope.clone(), &view)
             .pools()
             .events(events);
         set.spawn(async move {

@@ -126,7 +126,7 @@ pub(super) async fn execute(
     let opts = ApplyOptions {
         timeout: flags.timeout,
         conflict_retries: 3,
-        prefix: ctx.registry.prefix,
+        style: ctx.registry.pin_style(),
         wait_for_last: true,
         replans: 3,
     };

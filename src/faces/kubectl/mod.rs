@@ -153,10 +153,7 @@ impl Ctx {
         &self,
         reads: impl FnOnce(ObserveOptions) -> ObserveOptions,
     ) -> Result<Observed, Failure> {
-        let opts = reads(ObserveOptions::new(
-            self.scope.clone(),
-            self.registry.load_balancer_class.clone(),
-        ));
+        let opts = reads(ObserveOptions::new(self.scope.clone(), &self.registry));
         let mut observed = cluster::observe(&self.conn, &opts).await?;
         // Said once, also when a command reads twice (apply reads again for its status).
         static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -144,24 +144,6 @@ pub fn class_mismatch(service_class: Option<&str>, metallb_class: Option<&str>) 
     }
 }
 
-/// The finding for a registered Service MetalLB does not handle because of its class, in the
-/// words every face uses; `why` is [`class_mismatch`]'s text. Each face puts its own subject
-/// (`Service ns/name (document)`, `ns/name:`) in front and picks the severity.
-pub fn foreign_class_finding(
-    severity: crate::diagnostic::Severity,
-    subject: &str,
-    why: &str,
-) -> crate::diagnostic::Finding {
-    crate::diagnostic::Finding {
-        severity,
-        ..crate::diagnostic::Finding::warning(
-            crate::plan::analyze::codes::FOREIGN_CLASS,
-            format!("{subject} {why}; MetalLB will not hand it its registry IP"),
-        )
-    }
-    .hint("remove spec.loadBalancerClass from the Service (the chart's values), or set the registry's provider.loadBalancerClass to the class MetalLB runs with (--lb-class)")
-}
-
 /// The MetalLB release behaviour that matters for reading requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
@@ -185,16 +167,8 @@ impl Reader {
     }
 }
 
-/// The IP request MetalLB derives from a Service, as MetalLB itself would read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// Nothing requested: MetalLB picks the first free address.
-    None,
-    /// Exact addresses, and where they came from (an annotation key or `spec.loadBalancerIP`).
-    Ips { ips: Vec<IpAddr>, source: String },
-    /// The request cannot be honoured; the text is MetalLB's own complaint.
-    Invalid(String),
-}
+/// The IP request MetalLB derives from a Service (the provider-neutral type).
+pub use super::Request;
 
 /// Reads the IP request the way MetalLB's `getDesiredLbIPs` does: a present `metallb.io` key
 /// (even empty) beats the `metallb.universe.tf` one; annotation and `spec.loadBalancerIP`
@@ -264,6 +238,66 @@ pub fn format_ip_list(ips: &[IpAddr]) -> String {
         .map(|ip| ip.to_string())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// MetalLB as a [`super::Provider`].
+pub struct MetalLb;
+
+impl super::Provider for MetalLb {
+    fn kind(&self) -> super::ProviderKind {
+        super::ProviderKind::Metallb
+    }
+    fn title(&self) -> &'static str {
+        "MetalLB"
+    }
+    /// `<prefix>/loadBalancerIPs` and, with a key, `<prefix>/allow-shared-ip`.
+    fn pin_annotations(&self, want: &super::Want, prefix: Prefix) -> Vec<(String, String)> {
+        let mut out = vec![(prefix.load_balancer_ips(), format_ip_list(&want.ips))];
+        if let Some(k) = &want.shared_key {
+            out.push((prefix.allow_shared_ip(), k.clone()));
+        }
+        out
+    }
+    fn classify(&self, key: &str) -> Option<super::KeyRole> {
+        use super::KeyRole;
+        Some(match classify(key)? {
+            KeyKind::Exact(_, Suffix::LoadBalancerIps) => KeyRole::Pin,
+            KeyKind::Exact(_, Suffix::AllowSharedIp) => KeyRole::Sharing,
+            KeyKind::Exact(_, Suffix::AddressPool) => KeyRole::PoolSelect,
+            KeyKind::Exact(_, Suffix::IpAllocatedFromPool) => KeyRole::Output,
+            KeyKind::Misspelled { meant } => KeyRole::Misspelled {
+                meant: format!("{}/{}", Prefix::default().as_str(), meant.as_str()),
+            },
+        })
+    }
+    /// MetalLB trims each address and compares the set.
+    fn same_pin(&self, value: &str, wanted: &str) -> bool {
+        let set = |v: &str| {
+            parse_ip_list(v)
+                .ok()
+                .map(|ips| ips.into_iter().collect::<std::collections::BTreeSet<_>>())
+        };
+        set(value).is_some() && set(value) == set(wanted)
+    }
+    fn request(
+        &self,
+        annotations: &BTreeMap<String, String>,
+        spec_ip: Option<&str>,
+        reader: super::Reader,
+    ) -> Request {
+        effective_request(annotations, spec_ip, reader.metallb)
+    }
+    /// MetalLB without `--lb-class` answers Services without a class; with it, only that
+    /// class.
+    fn owns_class(&self, class: Option<&str>, configured: Option<&str>) -> bool {
+        class == configured
+    }
+    fn classes_text(&self, configured: Option<&str>) -> String {
+        match configured {
+            None => "Services without a loadBalancerClass".into(),
+            Some(c) => format!("Services of class `{c}` (--lb-class={c})"),
+        }
+    }
 }
 
 #[cfg(test)]
