@@ -393,3 +393,138 @@ fn metallb_export_is_yaml_kubernetes_accepts() {
         })
     );
 }
+
+/// `lbip export pools` for every load balancer, a switch-over and two clusters: the golden
+/// file per registry under tests/golden/providers/, bytes the same on a second run.
+#[test]
+fn pools_export_matches_the_golden_file_for_every_provider() {
+    let bless = std::env::var_os("LBIP_BLESS").is_some_and(|v| v != "0");
+    let mut mismatches = Vec::new();
+    for (stem, args) in [
+        ("cilium", &[][..]),
+        (
+            "cilium-v2alpha1",
+            &["--cilium-api-version", "cilium.io/v2alpha1"][..],
+        ),
+        ("kube-vip", &[][..]),
+        ("purelb", &[][..]),
+        ("switch-over", &[][..]),
+        ("two-clusters.home", &["--cluster", "home"][..]),
+        ("two-clusters.lab", &["--cluster", "lab"][..]),
+    ] {
+        let fixture = stem.split(['.']).next().unwrap().replace("-v2alpha1", "");
+        let registry = format!("tests/fixtures/providers/{fixture}.yaml");
+        let mut argv = vec!["export", "pools", "-r", &registry];
+        argv.extend_from_slice(args);
+        let out = lbip(&argv);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stem}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(lbip(&argv).stdout, out.stdout, "{stem}: deterministic");
+        let golden = root().join(format!("tests/golden/providers/{stem}.pools.yaml"));
+        if bless {
+            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+            std::fs::write(&golden, &out.stdout).unwrap();
+            continue;
+        }
+        let want = std::fs::read(&golden)
+            .unwrap_or_else(|e| panic!("{}: {e} (LBIP_BLESS=1 creates it)", golden.display()));
+        if want != out.stdout {
+            mismatches.push(format!(
+                "{}:\n--- want\n{}\n--- got\n{}",
+                golden.display(),
+                String::from_utf8_lossy(&want),
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// What each load balancer reads from the export, checked on the parsed documents rather
+/// than the text: no registered address is ever in an automatic pool, each pinned Cilium
+/// pool selects exactly its Service, and a two-cluster registry needs `--cluster`.
+#[test]
+fn pools_export_keeps_registered_addresses_out_of_automatic_allocation() {
+    let docs = |registry: &str, extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut argv = vec!["export", "pools", "-r", registry];
+        argv.extend_from_slice(extra);
+        let out = lbip(&argv);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split("\n---\n")
+            .skip(1)
+            .map(|d| serde_saphyr::from_str::<serde_json::Value>(d).expect("each document parses"))
+            .collect()
+    };
+
+    let cilium = docs("tests/fixtures/providers/cilium.yaml", &[]);
+    let auto: Vec<&serde_json::Value> = cilium
+        .iter()
+        .filter(|d| d["metadata"]["labels"]["lbip/stage"] == "auto")
+        .collect();
+    assert_eq!(auto.len(), 1);
+    let blocks = auto[0]["spec"]["blocks"].to_string();
+    for registered in ["10.20.0.10", "10.20.0.11", "10.20.0.12", "10.20.0.254"] {
+        assert!(!blocks.contains(&format!("\"{registered}\"")), "{blocks}");
+    }
+    let mesh = cilium
+        .iter()
+        .find(|d| d["metadata"]["name"] == "lbip-seldon-mesh")
+        .expect("a pool for the pool-pinned entry");
+    assert_eq!(
+        mesh["spec"]["serviceSelector"]["matchLabels"]["io.kubernetes.service.name"],
+        "seldon-mesh"
+    );
+    assert_eq!(
+        auto[0]["spec"]["serviceSelector"]["matchExpressions"][0]["values"],
+        serde_json::json!(["seldon-mesh"]),
+        "the automatic pool must not select the pool-pinned Service"
+    );
+
+    let kube_vip = docs("tests/fixtures/providers/kube-vip.yaml", &[]);
+    let range = kube_vip[0]["data"]["range-global"].as_str().unwrap();
+    assert!(!range.contains(' '), "kube-vip does not trim: {range}");
+    assert_eq!(
+        range,
+        "192.168.50.0-192.168.50.19,192.168.50.22-192.168.50.63"
+    );
+
+    let purelb = docs("tests/fixtures/providers/purelb.yaml", &[]);
+    let names: Vec<&str> = purelb
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "lbip-pinned"]);
+
+    let switch = docs("tests/fixtures/providers/switch-over.yaml", &[]);
+    let kinds: Vec<&str> = switch.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"IPAddressPool") && kinds.contains(&"CiliumLoadBalancerIPPool"));
+
+    let no_cluster = lbip(&[
+        "export",
+        "pools",
+        "-r",
+        "tests/fixtures/providers/two-clusters.yaml",
+    ]);
+    assert_ne!(no_cluster.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&no_cluster.stderr);
+    assert!(
+        err.contains("--cluster") && err.contains("home") && err.contains("lab"),
+        "{err}"
+    );
+    assert!(no_cluster.stdout.is_empty(), "no partial output");
+    let lab = docs(
+        "tests/fixtures/providers/two-clusters.yaml",
+        &["--cluster", "lab"],
+    );
+    assert!(lab.iter().all(|d| d["kind"] == "CiliumLoadBalancerIPPool"));
+}

@@ -112,7 +112,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     let registry = match registry.view_named(
         args.cluster.as_deref().or(helm_cluster.as_deref()),
-        "post-render (which cluster the release goes to: pass --post-renderer-args --cluster=NAME, or install with helm's --kube-context of a registry cluster)",
+        "post-render needs to know which one the release goes to: pass --post-renderer-args --cluster=NAME, or install with helm's --kube-context set to a registry cluster's context",
     ) {
         Ok(view) => view,
         Err(e) => {

@@ -17,7 +17,7 @@
 //!   1.17+), `io.cilium/l2-announcer` and `io.cilium/bgp-control-plane` (when those features
 //!   are on). `io.cilium/node` belongs to Node IPAM, which hands out node addresses.
 
-use super::{KeyRole, Provider, ProviderKind, Reader, Request, Want, fold};
+use super::{Behaviour, KeyRole, Provider, ProviderKind, Reader, Request, Want, fold};
 use crate::metallb::{Prefix, format_ip_list};
 use std::collections::BTreeMap;
 
@@ -34,6 +34,17 @@ pub const CLASSES: [&str; 2] = ["io.cilium/l2-announcer", "io.cilium/bgp-control
 pub const REQUEST_SATISFIED: &str = "cilium.io/IPAMRequestSatisfied";
 
 pub struct Cilium;
+
+static BEHAVIOUR: Behaviour = Behaviour {
+    list_pools: "kubectl get ciliumloadbalancerippools -o yaml",
+    outside_pools: "Cilium sets the Service's condition `IPAMRequestSatisfied` to False (`no_pool`) and it stays pending",
+    duplicate: "Cilium gives it to whichever Service comes first and marks the other `already_allocated`",
+    port_clash: "Cilium refuses the second (`already_allocated_incompatible_service`)",
+    overlap: "Cilium marks the later pool `PoolConflict` and disables it",
+    dual_stack_one_pool: false,
+    pins_by_pool: true,
+    skips_dot_zero_and_255: false,
+};
 
 impl Provider for Cilium {
     fn kind(&self) -> ProviderKind {
@@ -142,6 +153,9 @@ impl Provider for Cilium {
                 CLASSES.map(|c| format!("`{c}`")).join(" or ")
             ),
         }
+    }
+    fn behaviour(&self) -> &'static Behaviour {
+        &BEHAVIOUR
     }
 }
 

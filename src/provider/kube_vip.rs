@@ -16,7 +16,7 @@
 //! - Classes: Services without one (the stock service controller), or
 //!   `kube-vip.io/kube-vip-class` with `KUBEVIP_ENABLE_LOADBALANCERCLASS=true`.
 
-use super::{KeyRole, Provider, ProviderKind, Reader, Request, Want, fold};
+use super::{Behaviour, KeyRole, Provider, ProviderKind, Reader, Request, Want, fold};
 use crate::metallb::{Prefix, format_ip_list};
 use std::collections::BTreeMap;
 
@@ -27,6 +27,17 @@ pub const CLASS: &str = "kube-vip.io/kube-vip-class";
 pub const SERVICE_INTERFACE: &str = "kube-vip.io/serviceInterface";
 
 pub struct KubeVip;
+
+static BEHAVIOUR: Behaviour = Behaviour {
+    list_pools: "kubectl get configmap kubevip -n kube-system -o yaml",
+    outside_pools: "kube-vip takes a pin as it is, so nothing keeps the address from a host or DHCP lease outside the pools",
+    duplicate: "kube-vip checks no conflict: both Services get it and both are announced",
+    port_clash: "kube-vip checks no ports: both are announced and only one gets the traffic",
+    overlap: "the kube-vip ranges would list the addresses twice",
+    dual_stack_one_pool: false,
+    pins_by_pool: false,
+    skips_dot_zero_and_255: true,
+};
 
 impl Provider for KubeVip {
     fn kind(&self) -> ProviderKind {
@@ -99,6 +110,9 @@ impl Provider for KubeVip {
             None => "Services without a loadBalancerClass".into(),
             Some(c) => format!("Services of class `{c}`"),
         }
+    }
+    fn behaviour(&self) -> &'static Behaviour {
+        &BEHAVIOUR
     }
 }
 

@@ -243,6 +243,17 @@ pub fn format_ip_list(ips: &[IpAddr]) -> String {
 /// MetalLB as a [`super::Provider`].
 pub struct MetalLb;
 
+static BEHAVIOUR: super::Behaviour = super::Behaviour {
+    list_pools: "kubectl get ipaddresspools -n metallb-system -o yaml",
+    outside_pools: "MetalLB answers `is not allowed in config` and the Service stays pending",
+    duplicate: "MetalLB gives it to whichever Service comes first",
+    port_clash: "MetalLB refuses the second (`port is already in use`)",
+    overlap: "MetalLB rejects overlapping pools and keeps its old configuration",
+    dual_stack_one_pool: true,
+    pins_by_pool: true,
+    skips_dot_zero_and_255: false,
+};
+
 impl super::Provider for MetalLb {
     fn kind(&self) -> super::ProviderKind {
         super::ProviderKind::Metallb
@@ -297,6 +308,9 @@ impl super::Provider for MetalLb {
             None => "Services without a loadBalancerClass".into(),
             Some(c) => format!("Services of class `{c}` (--lb-class={c})"),
         }
+    }
+    fn behaviour(&self) -> &'static super::Behaviour {
+        &BEHAVIOUR
     }
 }
 

@@ -162,6 +162,32 @@ pub trait Provider: Sync {
     fn owns_class(&self, class: Option<&str>, configured: Option<&str>) -> bool;
     /// Which classes it answers for, in words (`Services without a class`).
     fn classes_text(&self, configured: Option<&str>) -> String;
+    /// How it treats the registry mistakes lint reports, for the messages and for the rules
+    /// that only apply to some implementations.
+    fn behaviour(&self) -> &'static Behaviour;
+}
+
+/// How an implementation treats what lint checks, in its own terms. Each text finishes a
+/// sentence that states the mistake (`... is outside every pool; <outside_pools>`).
+#[derive(Debug)]
+pub struct Behaviour {
+    /// The command that lists its pools (a hint for copying them into the registry).
+    pub list_pools: &'static str,
+    /// What it does with a pinned address outside every pool.
+    pub outside_pools: &'static str,
+    /// What it does when two Services pin one address without sharing it.
+    pub duplicate: &'static str,
+    /// What it does when two Services sharing an address use one port.
+    pub port_clash: &'static str,
+    /// What it does with two pools that overlap.
+    pub overlap: &'static str,
+    /// Whether one pool must hold both addresses of a dual-stack Service.
+    pub dual_stack_one_pool: bool,
+    /// Whether it can give an operator-created Service its address from a pool of its own,
+    /// with no annotation (`pinBy: pool`).
+    pub pins_by_pool: bool,
+    /// Whether automatic allocation always skips addresses ending in .0 and .255.
+    pub skips_dot_zero_and_255: bool,
 }
 
 /// Whether a LoadBalancer Service of `class` belongs to one of `kinds` (the registry's

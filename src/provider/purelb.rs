@@ -15,7 +15,7 @@
 //! - PureLB writes `purelb.io/allocated-by`, `allocated-from`, `pool-type` and
 //!   `announcing-IPv4/IPv6` itself.
 
-use super::{KeyRole, Provider, ProviderKind, Reader, Request, Want, fold};
+use super::{Behaviour, KeyRole, Provider, ProviderKind, Reader, Request, Want, fold};
 use crate::metallb::{Prefix, format_ip_list};
 use std::collections::BTreeMap;
 
@@ -34,6 +34,17 @@ const OUTPUTS: [&str; 6] = [
 ];
 
 pub struct PureLb;
+
+static BEHAVIOUR: Behaviour = Behaviour {
+    list_pools: "kubectl get servicegroups -n purelb-system -o yaml",
+    outside_pools: "PureLB refuses it (`AllocationFailed`: the address does not belong to any group) and the Service stays pending",
+    duplicate: "PureLB gives it to whichever Service comes first (`already in use`)",
+    port_clash: "PureLB refuses the second",
+    overlap: "two ServiceGroups would offer the same addresses",
+    dual_stack_one_pool: false,
+    pins_by_pool: false,
+    skips_dot_zero_and_255: false,
+};
 
 impl Provider for PureLb {
     fn kind(&self) -> ProviderKind {
@@ -116,6 +127,9 @@ impl Provider for PureLb {
             Some(c) => format!("Services of class `{c}`"),
             None => "Services without a loadBalancerClass and of class `purelb.io/purelbv2`".into(),
         }
+    }
+    fn behaviour(&self) -> &'static Behaviour {
+        &BEHAVIOUR
     }
 }
 

@@ -102,6 +102,8 @@ const SERVICE_KEYS: &[&str] = &[
 #[derive(Default)]
 struct Reader {
     findings: Vec<Finding>,
+    /// Where `provider.annotationPrefix` was set, to warn when no cluster runs MetalLB.
+    prefix_at: Option<Pos>,
 }
 
 impl Reader {
@@ -205,7 +207,30 @@ impl Reader {
                 _ => unreachable!("filtered by mapping()"),
             }
         }
+        self.unused_prefix(&reg);
         reg
+    }
+
+    /// `annotationPrefix` only chooses MetalLB's annotation; with no MetalLB anywhere it is
+    /// a leftover that does nothing.
+    fn unused_prefix(&mut self, reg: &Registry) {
+        let Some(pos) = self.prefix_at else { return };
+        let metallb_somewhere = reg.providers.contains(&ProviderKind::Metallb)
+            && (reg.clusters.is_empty() || reg.clusters.iter().any(|c| c.providers.is_none()))
+            || reg.clusters.iter().any(|c| {
+                c.providers
+                    .as_ref()
+                    .is_some_and(|p| p.value.contains(&ProviderKind::Metallb))
+            });
+        if !metallb_somewhere {
+            let f = Finding::warning(
+                "annotation-prefix-unused",
+                "`annotationPrefix` chooses MetalLB's annotation, but no cluster of this registry runs MetalLB".to_string(),
+            )
+            .at(pos.line, pos.column)
+            .hint("remove it, or add `metallb` to `provider.kind`");
+            self.findings.push(f);
+        }
     }
 
     fn provider(&mut self, node: &Node) -> (Prefix, Option<String>, Vec<ProviderKind>) {
@@ -228,6 +253,7 @@ impl Reader {
             if key.name == "annotationPrefix"
                 && let Some(text) = self.string(value, "annotationPrefix", None)
             {
+                self.prefix_at = Some(value.pos);
                 match Prefix::parse(&text) {
                     Some(p) => prefix = p,
                     None => {

@@ -55,14 +55,14 @@ impl Registry {
         self.reserved.iter().find(|r| r.contains(ip))
     }
 
-    /// True when MetalLB could hand `ip` out from the registry's pools and the registry
-    /// does not forbid it: inside a pool, outside every reserved range, and not `.0`/`.255`
-    /// in a pool that avoids buggy IPs.
+    /// True when the load balancer could hand `ip` out from the registry's pools and the
+    /// registry does not forbid it: inside a pool, outside every reserved range, and not
+    /// `.0`/`.255` in a pool that avoids them ([`Registry::avoids_buggy_ips`]).
     pub fn is_assignable(&self, ip: IpAddr) -> bool {
         let Some(pool) = self.pool_of(ip) else {
             return false;
         };
-        if pool.avoid_buggy_ips && is_buggy(ip) {
+        if self.avoids_buggy_ips(pool) && is_buggy(ip) {
             return false;
         }
         self.reserved_range_of(ip).is_none()
@@ -98,6 +98,17 @@ impl Registry {
                     && !taken.contains(ip)
                     && !also_used.contains(ip)
             })
+    }
+
+    /// Whether addresses ending in `.0` and `.255` are left out of `pool`: MetalLB's
+    /// `avoidBuggyIPs`, or a load balancer that never hands them out (kube-vip's cloud
+    /// provider skips them in every range).
+    pub fn avoids_buggy_ips(&self, pool: &super::model::Pool) -> bool {
+        pool.avoid_buggy_ips
+            || self
+                .providers_of(self.cluster_named(pool.cluster.as_ref()))
+                .iter()
+                .all(|k| k.provider().behaviour().skips_dot_zero_and_255)
     }
 
     /// The block named `name`.
@@ -200,7 +211,7 @@ impl Registry {
 
     /// The view of the cluster a command names (`--cluster NAME`, Ansible `cluster:`): that
     /// cluster's; with no name, the whole registry when it has at most one cluster, else an
-    /// error asking for one (`what` says what needs it, for the message).
+    /// error asking for one (`what` finishes the sentence: who needs it and how to say it).
     pub fn view_named(&self, name: Option<&str>, what: &str) -> Result<Registry, String> {
         let names = || {
             self.clusters
@@ -217,10 +228,9 @@ impl Registry {
                     format!("the registry has no cluster `{n}` (clusters: {})", names())
                 }
             }),
-            None if self.clusters.len() > 1 => Err(format!(
-                "the registry has clusters {}: {what} needs to know which one (pass the cluster's name)",
-                names()
-            )),
+            None if self.clusters.len() > 1 => {
+                Err(format!("the registry has clusters {}, so {what}", names()))
+            }
             None => Ok(match self.clusters.first() {
                 Some(only) => self.for_cluster(only.name()).expect("exists"),
                 None => self.clone(),

@@ -1,5 +1,5 @@
-//! Address-space arithmetic over the registry: which parts of a pool MetalLB may hand out,
-//! and how many addresses are left. Counting is done on ranges, never by walking every
+//! Address-space arithmetic over the registry: which parts of a pool the load balancer may
+//! hand out, and how many addresses are left. Counting is done on ranges, never by walking every
 //! address, so an IPv6 /64 pool costs no more than a /29.
 
 use super::model::{Pool, Registry};
@@ -58,12 +58,13 @@ fn count_buggy(r: &AddrRange) -> u128 {
 /// entry.
 pub fn free_count(registry: &Registry, pool: &Pool, within: &[AddrRange]) -> u128 {
     let space = assignable_in(registry, pool, within);
-    let usable = count_usable(&space, pool.avoid_buggy_ips);
+    let avoid = registry.avoids_buggy_ips(pool);
+    let usable = count_usable(&space, avoid);
     let taken = registry
         .registered_ips()
         .into_iter()
         .filter(|ip| space.iter().any(|r| r.contains(*ip)))
-        .filter(|ip| !(pool.avoid_buggy_ips && super::query::is_buggy(*ip)))
+        .filter(|ip| !(avoid && super::query::is_buggy(*ip)))
         .count() as u128;
     usable.saturating_sub(taken)
 }

@@ -57,7 +57,7 @@ pub fn target(args: &ModuleArgs, full: Registry) -> Result<Target, String> {
     let name = args.cluster.clone().or(by_context);
     let registry = full.view_named(
         name.as_deref(),
-        "the task (set option cluster, or option context to a registry cluster's context)",
+        "the task needs to know which one: set option cluster, or option context to a registry cluster's context",
     )?;
     let cluster = registry.clusters.first().cloned();
     Ok(Target {

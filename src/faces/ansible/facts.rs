@@ -18,7 +18,10 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
     };
     // Every cluster's addresses, or one cluster's with option `cluster`.
     let registry = match &args.cluster {
-        Some(name) => match registry.view_named(Some(name), "facts") {
+        Some(name) => match registry.view_named(
+            Some(name),
+            "facts need to know which one: set option cluster",
+        ) {
             Ok(view) => view,
             Err(msg) => return ModuleResult::fail(msg),
         },

@@ -22,7 +22,7 @@ pub fn run(args: &ModuleArgs) -> ModuleResult {
     // Only the entries of the cluster the manifests go to count.
     let registry = match registry.view_named(
         args.cluster.as_deref(),
-        "state=rendered (set option cluster to the cluster the manifests go to)",
+        "state=rendered needs to know which one: set option cluster to the cluster the manifests go to",
     ) {
         Ok(view) => view,
         Err(msg) => return ModuleResult::fail(msg),

@@ -23,6 +23,9 @@ pub enum FormatArg {
     AnsibleVars,
     /// MetalLB IPAddressPools and an L2Advertisement
     Metallb,
+    /// The reservation of the registry's load balancer(s): MetalLB pools, Cilium
+    /// CiliumLoadBalancerIPPools, the kube-vip ConfigMap or PureLB ServiceGroups
+    Pools,
 }
 
 impl From<FormatArg> for Format {
@@ -33,6 +36,7 @@ impl From<FormatArg> for Format {
             FormatArg::Markdown => Format::Markdown,
             FormatArg::AnsibleVars => Format::AnsibleVars,
             FormatArg::Metallb => Format::Metallb,
+            FormatArg::Pools => Format::Pools,
         }
     }
 }
@@ -51,6 +55,10 @@ pub struct Args {
     /// pool formats need one; the others merge every cluster without it
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
+    /// The apiVersion of Cilium's pools (`pools`): cilium.io/v2 for Cilium >= 1.18,
+    /// cilium.io/v2alpha1 before
+    #[arg(long, value_name = "VERSION", default_value = "cilium.io/v2")]
+    pub cilium_api_version: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -64,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let registry = if args.cluster.is_some() || format.is_per_cluster() {
         match registry.view_named(
             args.cluster.as_deref(),
-            "this export (pools are per cluster: pass --cluster NAME)",
+            "this export needs to know which one (pools are per cluster): pass --cluster NAME",
         ) {
             Ok(view) => view,
             Err(e) => {
@@ -75,7 +83,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         registry
     };
-    let text = export::render(&registry, format);
+    let text = match format {
+        Format::Pools => export::pools::render(
+            &registry,
+            &export::pools::Options {
+                cilium_api_version: args.cilium_api_version.clone(),
+            },
+        ),
+        f => export::render(&registry, f),
+    };
     let Some(path) = args.write else {
         std::io::stdout().write_all(text.as_bytes())?;
         return Ok(exit::OK);

@@ -24,14 +24,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let registry =
-        match registry.view_named(args.cluster.as_deref(), "suggest (pass --cluster NAME)") {
-            Ok(view) => view,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(exit::ERROR);
-            }
-        };
+    let registry = match registry.view_named(
+        args.cluster.as_deref(),
+        "suggest needs to know which one: pass --cluster NAME",
+    ) {
+        Ok(view) => view,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::ERROR);
+        }
+    };
     let block = match &args.block {
         None => None,
         Some(name) => match registry.block(name) {

@@ -3,10 +3,14 @@
 //! entries in registry order.
 
 pub mod ansible_vars;
+pub mod cilium;
 pub mod dnsmasq;
 pub mod hosts;
+pub mod kube_vip;
 pub mod markdown;
 pub mod metallb;
+pub mod pools;
+pub mod purelb;
 
 use super::model::Registry;
 
@@ -18,20 +22,23 @@ pub enum Format {
     Markdown,
     AnsibleVars,
     Metallb,
+    /// The reservation objects of the registry's load balancer(s).
+    Pools,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Hosts,
         Format::Dnsmasq,
         Format::Markdown,
         Format::AnsibleVars,
         Format::Metallb,
+        Format::Pools,
     ];
 
     /// Formats that describe one cluster's pools (the others can merge every cluster).
     pub fn is_per_cluster(self) -> bool {
-        matches!(self, Format::Metallb)
+        matches!(self, Format::Metallb | Format::Pools)
     }
 
     /// The name on the command line.
@@ -42,6 +49,7 @@ impl Format {
             Format::Markdown => "markdown",
             Format::AnsibleVars => "ansible-vars",
             Format::Metallb => "metallb",
+            Format::Pools => "pools",
         }
     }
 }
@@ -54,5 +62,6 @@ pub fn render(registry: &Registry, format: Format) -> String {
         Format::Markdown => markdown::render(registry),
         Format::AnsibleVars => ansible_vars::render(registry),
         Format::Metallb => metallb::render(registry),
+        Format::Pools => pools::render(registry, &pools::Options::default()),
     }
 }

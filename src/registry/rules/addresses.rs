@@ -1,9 +1,10 @@
 //! Rules about each entry's IPs: inside a pool, outside reserved ranges, not `.0`/`.255`
 //! when the pool avoids them, inside the declared block.
 
-use super::at;
 use super::pools::unknown_block_hint;
+use super::{at, behaviour_at, providers_at};
 use crate::diagnostic::Finding;
+use crate::provider::ProviderKind;
 use crate::registry::model::{Entry, Located, Registry};
 use crate::registry::query::is_buggy;
 use std::net::IpAddr;
@@ -11,15 +12,16 @@ use std::net::IpAddr;
 pub fn check(reg: &Registry) -> Vec<Finding> {
     let mut out = Vec::new();
     // A registry without pools (a first draft, e.g. from `kubectl lbip import`) cannot be
-    // checked against MetalLB's pools: say so once instead of flagging every IP.
+    // checked against the load balancer's pools: say so once instead of flagging every IP.
     let has_pools = !reg.pools.is_empty();
     if !has_pools && !reg.services.is_empty() {
+        let list = behaviour_at(reg, None).list_pools;
         out.push(
             Finding::warning(
                 "no-pools",
-                "the registry lists no `pools`, so no IP is checked against MetalLB's pools and `lbip export metallb` writes no pool",
+                "the registry lists no `pools`, so no IP is checked against the load balancer's pools and `lbip export pools` writes no pool",
             )
-            .hint("copy the pools from `kubectl get ipaddresspools -n metallb-system` into `pools:`"),
+            .hint(format!("copy the pools from `{list}` into `pools:`")),
         );
     }
     for entry in &reg.services {
@@ -35,9 +37,14 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
     out
 }
 
-/// MetalLB serves a dual-stack request from one pool that holds both addresses.
+/// MetalLB serves a dual-stack request from one pool that holds both addresses (the others
+/// take each address from any pool that has it).
 fn dual_stack_in_one_pool(reg: &Registry, entry: &Entry, out: &mut Vec<Finding>) {
     let [a, b] = entry.ips.as_slice() else { return };
+    let one_pool = providers_at(reg, entry.cluster.as_ref())
+        .into_iter()
+        .find(|k| k.provider().behaviour().dual_stack_one_pool);
+    let Some(provider) = one_pool else { return };
     if let (Some(pa), Some(pb)) = (reg.pool_of(a.value), reg.pool_of(b.value))
         && pa.name() != pb.name()
     {
@@ -46,12 +53,13 @@ fn dual_stack_in_one_pool(reg: &Registry, entry: &Entry, out: &mut Vec<Finding>)
                 Finding::error(
                     "ips-split-pools",
                     format!(
-                        "`{}` of `{}` is in pool `{}` but `{}` is in pool `{}`; MetalLB serves a dual-stack Service from one pool holding both addresses",
+                        "`{}` of `{}` is in pool `{}` but `{}` is in pool `{}`; {} serves a dual-stack Service from one pool holding both addresses",
                         b.value,
                         entry.id(),
                         pb.name(),
                         a.value,
-                        pa.name()
+                        pa.name(),
+                        provider.title()
                     ),
                 ),
                 b,
@@ -103,11 +111,12 @@ fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Ve
                 })
                 .collect();
             let hint = format!("pools: {}; run `lbip suggest` for a free address", pools.join("; "));
+            let then = behaviour_at(reg, entry.cluster.as_ref()).outside_pools;
             out.push(
                 at(
                     Finding::error(
                         "ip-outside-pool",
-                        format!("`{addr}` of `{id}` is outside every pool; MetalLB answers `is not allowed in config` and the Service stays pending"),
+                        format!("`{addr}` of `{id}` is outside every pool; {then}"),
                     ),
                     ip,
                 )
@@ -120,8 +129,13 @@ fn ip_in_pools(reg: &Registry, entry: &Entry, ip: &Located<IpAddr>, out: &mut Ve
                 Finding::error(
                     "ip-buggy",
                     format!(
-                        "`{addr}` of `{id}` ends in .0 or .255, which pool `{}` avoids (avoidBuggyIPs: true); MetalLB refuses it",
-                        pool.name()
+                        "`{addr}` of `{id}` ends in .0 or .255, which pool `{}` avoids (avoidBuggyIPs: true){}",
+                        pool.name(),
+                        if providers_at(reg, entry.cluster.as_ref()).contains(&ProviderKind::Metallb) {
+                            "; MetalLB refuses it"
+                        } else {
+                            ""
+                        }
                     ),
                 ),
                 ip,

@@ -31,7 +31,7 @@ fn tally(reg: &Registry, within: &[AddrRange], only_pool: Option<&str>) -> (u128
             let space = assignable_in(reg, pool, within);
             (
                 free + free_count(reg, pool, within),
-                usable + count_usable(&space, pool.avoid_buggy_ips),
+                usable + count_usable(&space, reg.avoids_buggy_ips(pool)),
             )
         })
 }

@@ -1,5 +1,5 @@
-//! The semantic lint rules: what MetalLB and Kubernetes would reject or silently get
-//! wrong, checked on the loaded [`Registry`]. The loader (`load.rs`) already reported
+//! The semantic lint rules: what the load balancer (MetalLB, Cilium LB IPAM, kube-vip,
+//! PureLB) and Kubernetes would reject or silently get wrong, checked on the loaded [`Registry`]. The loader (`load.rs`) already reported
 //! shape problems (unknown keys, wrong types, unparsable addresses, host bits); these rules
 //! see only values that parsed.
 //!
@@ -11,10 +11,12 @@ mod capacity;
 mod clusters;
 mod names;
 mod pools;
+mod providers;
 mod sharing;
 
 use super::model::{Located, Registry};
 use crate::diagnostic::Finding;
+use crate::provider::{Behaviour, ProviderKind};
 
 /// Runs every rule. Findings come in rule order; the caller sorts them by position.
 pub fn check(registry: &Registry) -> Vec<Finding> {
@@ -25,7 +27,24 @@ pub fn check(registry: &Registry) -> Vec<Finding> {
     findings.extend(names::check(registry));
     findings.extend(capacity::check(registry));
     findings.extend(clusters::check(registry));
+    findings.extend(providers::check(registry));
     findings
+}
+
+/// The load balancers that read a pool or an entry with this `cluster:` value: its
+/// cluster's, else the registry's `provider.kind`.
+fn providers_at(reg: &Registry, cluster: Option<&Located<String>>) -> Vec<ProviderKind> {
+    reg.providers_of(reg.cluster_named(cluster))
+}
+
+/// How the (first) load balancer there treats what lint checks, for the words of a finding.
+fn behaviour_at(reg: &Registry, cluster: Option<&Located<String>>) -> &'static Behaviour {
+    providers_at(reg, cluster)
+        .first()
+        .copied()
+        .unwrap_or_default()
+        .provider()
+        .behaviour()
 }
 
 /// Places a finding at a located value.

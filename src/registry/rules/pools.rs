@@ -51,7 +51,8 @@ fn pinned_pool_names_are_free(reg: &Registry, out: &mut Vec<Finding>) {
 }
 
 /// MetalLB rejects a configuration in which two address ranges overlap, inside one pool or
-/// across pools (`CIDR … overlaps with already defined CIDR …`) and keeps the old config.
+/// across pools (`CIDR … overlaps with already defined CIDR …`) and keeps the old config;
+/// Cilium disables the later pool. Each load balancer's consequence is in its `Behaviour`.
 fn pool_overlaps(reg: &Registry, out: &mut Vec<Finding>) {
     let all: Vec<(&Pool, &Located<AddrRange>)> = reg
         .pools
@@ -91,8 +92,11 @@ fn pool_overlaps(reg: &Registry, out: &mut Vec<Finding>) {
                 Finding::error(
                     "pool-overlap",
                     format!(
-                        "`{}` overlaps `{}` of {whose} (line {}); MetalLB rejects overlapping pools and keeps its old configuration",
-                        range.value, other.value, other.pos.line
+                        "`{}` overlaps `{}` of {whose} (line {}); {}",
+                        range.value,
+                        other.value,
+                        other.pos.line,
+                        super::behaviour_at(reg, pool.cluster.as_ref()).overlap
                     ),
                 )
             }
@@ -104,8 +108,8 @@ fn pool_overlaps(reg: &Registry, out: &mut Vec<Finding>) {
     }
 }
 
-/// A pool that covers a reserved range lets MetalLB hand a reserved address (a DHCP lease,
-/// the gateway) to a Service that asks for nothing.
+/// A pool that covers a reserved range lets the load balancer hand a reserved address (a
+/// DHCP lease, the gateway) to a Service that asks for nothing.
 fn pools_vs_reserved(reg: &Registry, out: &mut Vec<Finding>) {
     for pool in &reg.pools {
         for range in &pool.ranges.addresses {
@@ -120,13 +124,14 @@ fn pools_vs_reserved(reg: &Registry, out: &mut Vec<Finding>) {
                             Finding::error(
                                 "pool-overlaps-reserved",
                                 format!(
-                                    "pool `{}` range `{}` overlaps reserved range `{}` (`{}`, line {}); MetalLB could hand a reserved address to any Service",
-                                    pool.name(), range.value, res.name.value, hit.value, hit.pos.line
+                                    "pool `{}` range `{}` overlaps reserved range `{}` (`{}`, line {}); {} could hand a reserved address to any Service",
+                                    pool.name(), range.value, res.name.value, hit.value, hit.pos.line,
+                                    super::providers_at(reg, pool.cluster.as_ref()).first().copied().unwrap_or_default().title()
                                 ),
                             ),
                             range,
                         )
-                        .hint("shrink the pool so it stops before the reserved range (`lbip export metallb` never hands reserved addresses out)"),
+                        .hint("shrink the pool so it stops before the reserved range (the pools `lbip export pools` writes never hold reserved addresses)"),
                     );
                 }
             }
@@ -215,8 +220,9 @@ fn duplicate_names(list: &[&NamedRanges], what: &str, out: &mut Vec<Finding>) {
     }
 }
 
-/// Pools become IPAddressPool objects (`lbip export metallb`), whose names must be
-/// DNS-1123 subdomains; `-pinned` is appended to one of them, so leave room for it.
+/// Pools become Kubernetes objects (`lbip export pools`: IPAddressPools, Cilium pools,
+/// ServiceGroups), whose names must be DNS-1123 subdomains; `-pinned` is appended to one of
+/// them, so leave room for it.
 fn pool_names_are_object_names(reg: &Registry, out: &mut Vec<Finding>) {
     for pool in &reg.pools {
         let name = &pool.ranges.name;
@@ -232,7 +238,7 @@ fn pool_names_are_object_names(reg: &Registry, out: &mut Vec<Finding>) {
                 name,
             );
             f = f.hint(format!(
-                "MetalLB pools are Kubernetes objects; try `{}`",
+                "pools become Kubernetes objects; try `{}`",
                 suggest_name(&name.value)
             ));
             out.push(f);

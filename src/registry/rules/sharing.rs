@@ -1,6 +1,7 @@
 //! Rules about two entries on one IP. MetalLB lets Services share an address only when
 //! both carry the same non-empty `allow-shared-ip` key and their (port, protocol) pairs
-//! do not clash (reference: alloc.go `checkSharing`).
+//! do not clash (reference: alloc.go `checkSharing`); Cilium and PureLB have the same rule
+//! with their own keys, and kube-vip checks nothing, so the registry is the only guard.
 
 use super::at;
 use crate::diagnostic::Finding;
@@ -58,10 +59,11 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
                         Finding::error(
                             "duplicate-ip",
                             format!(
-                                "`{}` of `{id}` is also given to `{}` (line {}) and {why}; MetalLB gives it to whichever Service comes first",
+                                "`{}` of `{id}` is also given to `{}` (line {}) and {why}; {}",
                                 ip.value,
                                 other.id(),
-                                other.id.pos.line
+                                other.id.pos.line,
+                                super::behaviour_at(reg, entry.cluster.as_ref()).duplicate
                             ),
                         ),
                         ip,
@@ -82,12 +84,11 @@ pub fn check(reg: &Registry) -> Vec<Finding> {
                             Finding::error(
                                 "shared-port-conflict",
                                 format!(
-                                    "`{id}` and `{}` share `{}` and both use port {}; MetalLB refuses the second (`port {}/{} is already in use`)",
+                                    "`{id}` and `{}` share `{}` and both use port {}; {}",
                                     other.id(),
                                     ip.value,
                                     port.value,
-                                    port.value.protocol.as_str(),
-                                    port.value.port
+                                    super::behaviour_at(reg, entry.cluster.as_ref()).port_clash
                                 ),
                             ),
                             port,
