@@ -344,9 +344,10 @@ impl Run<'_> {
                     return None;
                 }
                 Unpinned::Warn => {
+                    let lb = self.registry.providers.first().copied().unwrap_or_default();
                     self.outcome.findings.push(Finding::warning(
                         "service-unpinned",
-                        format!("Service {who} ({label}) is a LoadBalancer with no registry entry: MetalLB will give it the first free address, possibly one meant for another Service"),
+                        format!("Service {who} ({label}) is a LoadBalancer with no registry entry: {}, possibly one meant for another Service", lb.provider().behaviour().automatic.replace(" would ", " will ")),
                     ).hint("add it to the registry"));
                     self.outcome.unpinned.push(who.clone());
                 }
@@ -391,19 +392,26 @@ impl Run<'_> {
 
     fn finish(mut self) -> Result<Outcome, PostRenderError> {
         if !self.unpinned_errors.is_empty() {
+            let lb = self.registry.providers.first().copied().unwrap_or_default();
             let mut suggested = BTreeSet::new();
             for (who, label, _ns) in std::mem::take(&mut self.unpinned_errors) {
                 let free = self.registry.free_addresses(None, &suggested).next();
                 let hint = match free {
                     Some(ip) => {
                         suggested.insert(ip);
-                        format!("add it to the registry, e.g. with the free address {ip}; or pass `--unpinned warn` to let MetalLB choose")
+                        format!(
+                            "add it to the registry, e.g. with the free address {ip}; or pass `--unpinned warn` to let {} choose",
+                            lb.title()
+                        )
                     }
-                    None => "add it to the registry (no free address is left in the pools); or pass `--unpinned warn` to let MetalLB choose".to_string(),
+                    None => format!(
+                        "add it to the registry (no free address is left in the pools); or pass `--unpinned warn` to let {} choose",
+                        lb.title()
+                    ),
                 };
                 self.problems.push(Finding::error(
                     "service-unpinned",
-                    format!("Service {who} ({label}) is a LoadBalancer with no registry entry: MetalLB would give it the first free address, possibly one meant for another Service"),
+                    format!("Service {who} ({label}) is a LoadBalancer with no registry entry: {}, possibly one meant for another Service", lb.provider().behaviour().automatic),
                 ).hint(hint));
             }
         }

@@ -143,9 +143,13 @@ pub fn decide(
         }
     };
     let Some(entry) = entry else {
-        // A LoadBalancer another load balancer handles takes no address from MetalLB's pools.
+        // A LoadBalancer another load balancer handles takes no address from our pools.
         if is_lb && not_metallbs.is_none() {
-            d.problem = Some(Problem::Unpinned { namespace });
+            d.problem = Some(match requested_registered_ip(view, registry) {
+                // Asking for someone's address is refused whatever `--unpinned` says.
+                Some(problem) => problem,
+                None => Problem::Unpinned { namespace },
+            });
         }
         return d;
     };
@@ -153,9 +157,10 @@ pub fn decide(
         d.warnings.push(Finding::warning(
             "registered-not-load-balancer",
             format!(
-                "is in the registry (as `{}`) but is of type {}, so MetalLB gives it no address",
+                "is in the registry (as `{}`) but is of type {}, so {} gives it no address",
                 entry.id(),
-                view.service_type
+                view.service_type,
+                registry.providers.first().copied().unwrap_or_default().title()
             ),
         ).hint("set `forceLoadBalancer: true` on the registry entry to make it a LoadBalancer, or remove the entry"));
         return d;
@@ -204,6 +209,55 @@ impl Decision {
         self.edits.push(edit);
         self.descriptions.push(description);
     }
+}
+
+/// An unregistered Service that asks (by annotation or `spec.loadBalancerIP`) for an
+/// address the registry gives to another Service, here or in another cluster: it would take
+/// that address, or be refused only once the owner holds it.
+fn requested_registered_ip(view: &ServiceView, registry: &Registry) -> Option<Problem> {
+    let annotations: std::collections::BTreeMap<String, String> =
+        view.annotations.iter().cloned().collect();
+    let asked = registry.providers.iter().flat_map(|k| {
+        match k.provider().request(
+            &annotations,
+            view.load_balancer_ip.as_deref(),
+            crate::provider::Reader {
+                kind: *k,
+                ..Default::default()
+            },
+        ) {
+            crate::provider::Request::Ips { ips, source } => {
+                ips.into_iter().map(|ip| (ip, source.clone())).collect()
+            }
+            _ => Vec::new(),
+        }
+    });
+    for (ip, source) in asked {
+        let owner = registry
+            .owners_of(ip)
+            .first()
+            .map(|e| format!("`{}` ({})", e.id(), e.qualified_name()))
+            .or_else(|| {
+                registry.owner_elsewhere(ip).map(|e| {
+                    format!(
+                        "`{}` ({}) of cluster `{}`",
+                        e.id(),
+                        e.qualified_name(),
+                        e.cluster.as_ref().map_or("?", |c| c.value.as_str())
+                    )
+                })
+            });
+        if let Some(owner) = owner {
+            return Some(Problem::Other {
+                code: "service-takes-registered-ip",
+                message: format!(
+                    "is a LoadBalancer with no registry entry, and its `{source}` asks for {ip}, which the registry gives to {owner}"
+                ),
+                hint: "remove the address from the chart's values, or give this Service its own registry entry (`lbip suggest` finds a free address)".to_string(),
+            });
+        }
+    }
+    None
 }
 
 /// The pin for a registered Service: the registry's annotations for its load balancer(s),

@@ -37,6 +37,7 @@ pub struct Cilium;
 
 static BEHAVIOUR: Behaviour = Behaviour {
     list_pools: "kubectl get ciliumloadbalancerippools -o yaml",
+    automatic: "Cilium would give it a free address of any pool that selects it",
     outside_pools: "Cilium sets the Service's condition `IPAMRequestSatisfied` to False (`no_pool`) and it stays pending",
     duplicate: "Cilium gives it to whichever Service comes first and marks the other `already_allocated`",
     port_clash: "Cilium refuses the second (`already_allocated_incompatible_service`)",

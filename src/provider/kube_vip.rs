@@ -30,6 +30,7 @@ pub struct KubeVip;
 
 static BEHAVIOUR: Behaviour = Behaviour {
     list_pools: "kubectl get configmap kubevip -n kube-system -o yaml",
+    automatic: "kube-vip would give it the lowest free address of its range",
     outside_pools: "kube-vip takes a pin as it is, so nothing keeps the address from a host or DHCP lease outside the pools",
     duplicate: "kube-vip checks no conflict: both Services get it and both are announced",
     port_clash: "kube-vip checks no ports: both are announced and only one gets the traffic",

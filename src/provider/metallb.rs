@@ -245,6 +245,7 @@ pub struct MetalLb;
 
 static BEHAVIOUR: super::Behaviour = super::Behaviour {
     list_pools: "kubectl get ipaddresspools -n metallb-system -o yaml",
+    automatic: "MetalLB would give it the first free address",
     outside_pools: "MetalLB answers `is not allowed in config` and the Service stays pending",
     duplicate: "MetalLB gives it to whichever Service comes first",
     port_clash: "MetalLB refuses the second (`port is already in use`)",

@@ -173,6 +173,8 @@ pub trait Provider: Sync {
 pub struct Behaviour {
     /// The command that lists its pools (a hint for copying them into the registry).
     pub list_pools: &'static str,
+    /// What it gives a LoadBalancer Service that asks for no address (a whole clause).
+    pub automatic: &'static str,
     /// What it does with a pinned address outside every pool.
     pub outside_pools: &'static str,
     /// What it does when two Services pin one address without sharing it.

@@ -37,6 +37,7 @@ pub struct PureLb;
 
 static BEHAVIOUR: Behaviour = Behaviour {
     list_pools: "kubectl get servicegroups -n purelb-system -o yaml",
+    automatic: "PureLB would give it the lowest free address of its `default` group",
     outside_pools: "PureLB refuses it (`AllocationFailed`: the address does not belong to any group) and the Service stays pending",
     duplicate: "PureLB gives it to whichever Service comes first (`already in use`)",
     port_clash: "PureLB refuses the second",

@@ -459,7 +459,7 @@ impl Reader {
                     node.pos,
                     "host-bits-set",
                     format!(
-                        "`{text}` has host bits set: MetalLB silently uses the whole {} ({} addresses)",
+                        "`{text}` has host bits set: load balancers silently use the whole {} ({} addresses)",
                         widened.widened_to,
                         range.len()
                     ),
@@ -654,7 +654,7 @@ impl Reader {
                         items[2].pos,
                         "bad-ips",
                         format!(
-                            "service `{id}` lists {} addresses; MetalLB takes one, or two of different families",
+                            "service `{id}` lists {} addresses; a Service takes one, or two of different families",
                             items.len()
                         ),
                     );

@@ -83,7 +83,7 @@ impl AddrRange {
         if text.parse::<IpAddr>().is_ok() {
             let suffix = if text.contains(':') { 128 } else { 32 };
             return Err(format!(
-                "`{text}` is a single address; MetalLB needs a CIDR or a range: write `{text}/{suffix}`"
+                "`{text}` is a single address; pools take a CIDR or a range: write `{text}/{suffix}`"
             ));
         }
         Err(format!(
