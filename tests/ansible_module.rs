@@ -415,6 +415,42 @@ fn ansible_doc_shows_the_sidecar_documentation() {
     assert!(out.contains("RETURN VALUES"), "{out}");
 }
 
+/// The sidecar documents exactly the options the binary accepts: the option names of
+/// `ansible-doc --json` against the "Supported parameters" the module lists when given an
+/// unknown one.
+#[test]
+fn the_sidecar_documents_every_option_the_module_accepts() {
+    let p = Project::new();
+    let mut cmd = p.command("ansible-doc");
+    cmd.args(["-M", "library", "--json", "lbip"]);
+    let (out, err) = run_with_timeout(cmd, Duration::from_secs(60));
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let mut documented: Vec<String> = doc["lbip"]["doc"]["options"]
+        .as_object()
+        .expect("options")
+        .keys()
+        .cloned()
+        .collect();
+    documented.sort();
+
+    p.write("args.json", r#"{"no_such_option": 1, "_ansible_check_mode": false}"#);
+    let out = Command::new(env!("CARGO_BIN_EXE_lbip"))
+        .arg(p.path().join("args.json"))
+        .env_remove("LBIP_REGISTRY")
+        .output()
+        .unwrap();
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let msg = result["msg"].as_str().unwrap();
+    let supported = msg
+        .split("Supported parameters include: ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no supported list in {msg}"));
+    let mut accepted: Vec<String> = supported.split(", ").map(str::to_string).collect();
+    accepted.sort();
+    assert_eq!(documented, accepted);
+}
+
 /// Copies a directory tree, following symlinks (the role links its sidecar docs).
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
