@@ -307,3 +307,25 @@ fn byte_order_marks_comments_between_documents_and_empty_documents_pass_through(
     );
     assert!(out.ends_with("}}\nspec: {type: LoadBalancer}\n# a comment between documents\n---\n---\n# only a comment\n...\n"), "{out}");
 }
+
+#[test]
+fn lists_inside_lists_are_pinned_and_refused_at_any_depth() {
+    // A List whose item is a List (kubectl get -o yaml of several kinds, re-wrapped), under
+    // CRLF, in flow style at the inner level.
+    let input = "apiVersion: v1\r\nkind: List\r\nitems:\r\n- apiVersion: v1\r\n  kind: List\r\n  items:\r\n  - {apiVersion: v1, kind: Service, metadata: {name: mlflow, namespace: mlflow}, spec: {type: LoadBalancer}}\r\n- apiVersion: v1\r\n  kind: ConfigMap\r\n  metadata: {name: c}\r\n";
+    let out = ok(input);
+    let v = json(&out);
+    assert_eq!(
+        v["items"][0]["items"][0]["metadata"]["annotations"][PIN],
+        "192.168.1.215"
+    );
+    assert!(!out.replace("\r\n", "").contains('\n'), "CRLF kept: {out:?}");
+    // The same nesting hides no unpinned LoadBalancer, whatever the list kind is called.
+    for kind in ["List", "ServiceList"] {
+        let hidden = format!(
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: {kind}\n  items:\n  - apiVersion: v1\n    kind: Service\n    metadata: {{name: scratch, namespace: apps}}\n    spec: {{type: LoadBalancer}}\n"
+        );
+        let err = refused(&hidden);
+        assert!(err.contains("apps/scratch"), "{kind}: {err}");
+    }
+}
