@@ -56,6 +56,7 @@
 //! pool exists and ends up on another address. On a cluster without Services, one apply is
 //! all it takes.
 
+use super::pools::{object_name, quote};
 use crate::registry::model::{Entry, PinBy, Pool, Registry};
 use crate::registry::ranges::{AddrRange, merge, subtract};
 use crate::registry::space::reserved_ranges;
@@ -179,16 +180,6 @@ fn own_addresses(registry: &Registry, entry: &Entry) -> Vec<AddrRange> {
     merge(&ips)
 }
 
-/// A registry id as part of a Kubernetes object name.
-fn object_name(id: &str) -> String {
-    let s: String = id
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    s.trim_matches('-').to_string()
-}
-
 /// The YAML stream: the pools in apply order, then the L2Advertisement.
 pub fn render(registry: &Registry) -> String {
     let pools = pools(registry);
@@ -254,9 +245,4 @@ fn scalar(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
-fn quote(s: &str) -> String {
-    serde_json::to_string(s).expect("strings always serialize")
 }
