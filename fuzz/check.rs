@@ -8,12 +8,27 @@ use lbip::manifest::{Options, Unpinned, post_render, split};
 use lbip::registry::{Loaded, Registry};
 
 pub fn registry() -> Registry {
-    let text = include_str!("../examples/registry.yaml");
-    Loaded::from_text(text, "examples/registry.yaml")
+    registry_for("metallb")
+}
+
+/// The example registry with `provider.kind: <kind>` (`cilium`, `[metallb, cilium]`, ...).
+pub fn registry_for(kind: &str) -> Registry {
+    let text = include_str!("../examples/registry.yaml")
+        .replace("provider:\n", &format!("provider:\n  kind: {kind}\n"));
+    Loaded::from_text(&text, "examples/registry.yaml")
         .unwrap()
         .require_valid()
         .unwrap()
 }
+
+/// Every `provider.kind` the properties run under.
+pub const PROVIDER_KINDS: [&str; 5] = [
+    "metallb",
+    "cilium",
+    "kube-vip",
+    "purelb",
+    "[metallb, cilium]",
+];
 
 /// The splitter: ranges are contiguous, cover the input, and start at line starts; splitting
 /// the concatenation of the documents again gives the same documents.
@@ -109,8 +124,11 @@ fn strip_owned(v: &mut serde_json::Value) {
     }
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            // Every key MetalLB (or a misspelling of it) could read is lbip's to change.
-            a.retain(|k, _| lbip::metallb::classify(k).is_none());
+            // Every key a load balancer (or a misspelling of one) could read is lbip's to
+            // change: its own keys are pinned, the others' removed.
+            a.retain(|k, _| {
+                lbip::metallb::classify(k).is_none() && lbip::provider::classify_any(k).is_none()
+            });
         }
         if meta
             .get("annotations")

@@ -65,7 +65,7 @@ fn other_doc() -> impl Strategy<Value = String> {
 /// A registered LoadBalancer Service in some state of (mis)pinning.
 fn registered_doc() -> impl Strategy<Value = String> {
     let names = prop_oneof![Just("mlflow"), Just("minio"), Just("grafana")];
-    (names, 0..5usize, any::<bool>()).prop_map(|(name, variant, flow)| {
+    (names, 0..8usize, any::<bool>()).prop_map(|(name, variant, flow)| {
         let ns = match name {
             "grafana" => "monitoring",
             n => n,
@@ -75,6 +75,9 @@ fn registered_doc() -> impl Strategy<Value = String> {
             1 => "  annotations:\n    metallb.universe.tf/loadBalancer-ips: 192.168.1.201\n".into(),
             2 => "  annotations:\n    metallb.io/loadBalancerIPs: 192.168.1.230\n".into(),
             3 => "  annotations: {}\n".into(),
+            4 => "  annotations:\n    lbipam.cilium.io/ips: \"192.168.1.230, 192.168.1.215\"\n    io.cilium/lb-ipam-sharing-key: k\n".into(),
+            5 => "  annotations:\n    kube-vip.io/loadbalancerIPs: 192.168.1.215\n    purelb.io/service-group: default\n".into(),
+            6 => "  annotations:\n    purelb.io/addresses: 192.168.1.9\n    kube-vip.io/loadBalancerIP: 192.168.1.9\n".into(),
             _ => "  annotations:\n    metallb.universe.tf/loadBalancerIPs: 192.168.1.215\n".into(),
         };
         if flow {
@@ -108,8 +111,9 @@ proptest! {
     fn streams_without_registered_load_balancers_pass_through_byte_identical(
         docs in prop::collection::vec(other_doc(), 0..8),
         helm3 in any::<bool>(),
+        kind in prop::sample::select(&check::PROVIDER_KINDS[..]),
     ) {
-        let registry = check::registry();
+        let registry = check::registry_for(kind);
         let input = stream(docs, helm3);
         let opts = Options { namespace: Some("apps".into()), unpinned: Unpinned::Allow };
         let outcome = post_render(input.as_bytes(), &registry, &opts).unwrap();
@@ -121,8 +125,9 @@ proptest! {
     fn post_render_is_idempotent(
         docs in prop::collection::vec(prop_oneof![other_doc(), registered_doc()], 0..8),
         helm3 in any::<bool>(),
+        kind in prop::sample::select(&check::PROVIDER_KINDS[..]),
     ) {
-        let registry = check::registry();
+        let registry = check::registry_for(kind);
         let input = stream(docs, helm3);
         check::check_post_render(&registry, input.as_bytes());
     }
