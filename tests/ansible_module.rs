@@ -433,7 +433,10 @@ fn the_sidecar_documents_every_option_the_module_accepts() {
         .collect();
     documented.sort();
 
-    p.write("args.json", r#"{"no_such_option": 1, "_ansible_check_mode": false}"#);
+    p.write(
+        "args.json",
+        r#"{"no_such_option": 1, "_ansible_check_mode": false}"#,
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_lbip"))
         .arg(p.path().join("args.json"))
         .env_remove("LBIP_REGISTRY")

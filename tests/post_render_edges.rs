@@ -319,7 +319,10 @@ fn lists_inside_lists_are_pinned_and_refused_at_any_depth() {
         v["items"][0]["items"][0]["metadata"]["annotations"][PIN],
         "192.168.1.215"
     );
-    assert!(!out.replace("\r\n", "").contains('\n'), "CRLF kept: {out:?}");
+    assert!(
+        !out.replace("\r\n", "").contains('\n'),
+        "CRLF kept: {out:?}"
+    );
     // The same nesting hides no unpinned LoadBalancer, whatever the list kind is called.
     for kind in ["List", "ServiceList"] {
         let hidden = format!(
