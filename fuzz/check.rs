@@ -1,5 +1,5 @@
 //! The invariants the fuzz targets check, shared with the stable property tests
-//! (`tests/post_render_prop.rs` and `tests/fuzz_invariants.rs` include this file), so both
+//! (`tests/post_render_prop.rs` and `tests/fuzz_corpus.rs` include this file), so both
 //! exercise the same code. Every check must hold for any input bytes.
 
 #![allow(dead_code)] // each fuzz target uses one check
