@@ -56,8 +56,8 @@
 //! pool exists and ends up on another address. On a cluster without Services, one apply is
 //! all it takes.
 
-use super::pools::{object_name, quote};
-use crate::registry::model::{Entry, PinBy, Pool, Registry};
+use super::pools::{object_name, own_addresses, quote};
+use crate::registry::model::{PinBy, Pool, Registry};
 use crate::registry::ranges::{AddrRange, merge, subtract};
 use crate::registry::space::reserved_ranges;
 use std::collections::BTreeMap;
@@ -166,18 +166,6 @@ fn split_pool(
     holes.extend(singles(PinBy::Pool));
     let ranges: Vec<AddrRange> = pool.ranges.ranges().copied().collect();
     (subtract(&ranges, &holes), pinned)
-}
-
-/// The entry's IPs that lie inside some registry pool (others are lint errors; a pool for
-/// them would cover addresses the registry does not own).
-fn own_addresses(registry: &Registry, entry: &Entry) -> Vec<AddrRange> {
-    let ips: Vec<AddrRange> = entry
-        .ip_values()
-        .into_iter()
-        .filter(|ip| registry.pool_of(*ip).is_some())
-        .map(AddrRange::single)
-        .collect();
-    merge(&ips)
 }
 
 /// The YAML stream: the pools in apply order, then the L2Advertisement.

@@ -67,19 +67,25 @@ pub fn automatic(registry: &Registry) -> Vec<(String, Vec<AddrRange>)> {
         .collect()
 }
 
+/// The entry's IPs that lie inside some registry pool (others are lint errors; a pool for
+/// them would cover addresses the registry does not own).
+pub fn own_addresses(registry: &Registry, entry: &Entry) -> Vec<AddrRange> {
+    let ips: Vec<AddrRange> = entry
+        .ip_values()
+        .into_iter()
+        .filter(|ip| registry.pool_of(*ip).is_some())
+        .map(AddrRange::single)
+        .collect();
+    merge(&ips)
+}
+
 /// Registered addresses inside the registry's pools (others are lint errors), each with the
 /// entries given it (several when shared), in registry order.
 pub fn registered(registry: &Registry) -> Vec<(Vec<AddrRange>, Vec<&Entry>)> {
     let reserved = reserved_ranges(registry);
     let mut groups: Vec<(Vec<AddrRange>, Vec<&Entry>)> = Vec::new();
     for entry in &registry.services {
-        let ips: Vec<AddrRange> = entry
-            .ip_values()
-            .into_iter()
-            .filter(|ip| registry.pool_of(*ip).is_some())
-            .map(AddrRange::single)
-            .collect();
-        let ips = subtract(&merge(&ips), &reserved);
+        let ips = subtract(&own_addresses(registry, entry), &reserved);
         if ips.is_empty() {
             continue;
         }
